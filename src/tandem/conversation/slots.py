@@ -40,7 +40,7 @@ class MappingCondition:
     means "no loop is active").
     """
 
-    active_loop: str | None | type[MISSING] = MISSING
+    active_loop: str | type[MISSING] | None = MISSING
     requested_slot: str | None = None
     active_flow: str | None = None
 

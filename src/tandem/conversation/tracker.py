@@ -70,6 +70,7 @@ class Tracker:
         self.slot_defs: Mapping[str, Slot] = slot_defs or {}
         self.events: list[ev.Event] = []
         self.terminated = False  # a ``session_ended`` event ends the conversation for good
+        self.saved_event_count = 0  # how many of ``events`` the tracker store already holds
         self._state = self._fresh_state()
         for event in events:
             self.update(event)
@@ -172,6 +173,7 @@ class Tracker:
         clone.slot_defs = self.slot_defs
         clone.events = list(self.events)
         clone.terminated = self.terminated
+        clone.saved_event_count = self.saved_event_count
         state = copy.copy(self._state)
         state.slots = dict(state.slots)
         state.filled_by = dict(state.filled_by)

@@ -1,0 +1,63 @@
+"""The ``tandem`` command line: one sub-command per verb, flags mirroring the reference's."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from tandem import __version__
+
+# verb path -> (module, help); modules expose ``add_arguments(parser, verb)`` and ``run(args)``.
+_COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("init",): ("tandem.cli.init", "create a starter assistant"),
+    ("train",): ("tandem.cli.train", "train a model from the project files"),
+    ("train", "nlu"): ("tandem.cli.train", "train only the NLU pipeline"),
+    ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
+    ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
+    ("test", "e2e"): ("tandem.cli.test_e2e", "run end-to-end conversation tests"),
+    ("test", "nlu"): ("tandem.cli.test_nlu", "evaluate the NLU pipeline on held-out data"),
+    ("run",): ("tandem.cli.run", "start the HTTP server and channels"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser. Command modules import only argparse at the top, so this is cheap."""
+    parser = argparse.ArgumentParser(prog="tandem", description="Tandem conversational assistants")
+    parser.add_argument("--version", action="version", version=f"tandem {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
+    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {}  # type: ignore[type-arg]
+    for path, (module_name, help_text) in _COMMANDS.items():
+        parent = path[:-1]
+        if parent not in groups:
+            groups[parent] = parsers[parent].add_subparsers(metavar="COMMAND")
+        sub = groups[parent].add_parser(path[-1], help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub, " ".join(path))
+        sub.set_defaults(_run=module.run, _verb=" ".join(path))
+        parsers[path] = sub
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else os.environ.get("LOG_LEVEL", "WARNING").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

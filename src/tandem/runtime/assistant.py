@@ -1,0 +1,64 @@
+"""A loaded assistant: the parts of a trained model that a turn runs through.
+
+Later stages plug in here rather than into the processor: the NLU pipeline, routers and
+command generators make up ``parse``; CALM's command processor is a ``TurnStage``; policies
+predict; ``actions`` resolves action names (responses, defaults, custom, forms, flows).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tandem.actions.registry import ActionRegistry
+from tandem.conversation.events import Event
+from tandem.conversation.tracker import Tracker
+from tandem.policies.base import Policy
+from tandem.project.domain import Domain
+from tandem.runtime.message import UserMessage
+
+# Turns the text of a message into parse data (intent, entities, commands, ...).
+Parser = Callable[[UserMessage, Tracker], Awaitable[dict[str, Any]]]
+
+
+class TurnStage(Protocol):
+    """Runs once per user message after slot extraction, before the policies (e.g. CALM's
+    command processor); returns events to append."""
+
+    async def run(self, tracker: Tracker) -> list[Event]: ...
+
+
+class FailureHandler(Protocol):
+    """Decides what follows a failed action (CALM pushes its internal-error pattern)."""
+
+    def on_action_failed(self, tracker: Tracker, action_name: str) -> list[Event]: ...
+
+
+MAX_PREDICTIONS_DEFAULT = 10
+
+
+@dataclass
+class Assistant:
+    domain: Domain
+    parse: Parser
+    actions: ActionRegistry
+    policies: Sequence[Policy] = ()
+    turn_stages: Sequence[TurnStage] = ()
+    failure_handlers: Sequence[FailureHandler] = ()
+    # Shared objects actions may need (flows, the stack helpers of CALM, ...), by name.
+    services: Mapping[str, Any] = field(default_factory=dict)
+    model_id: str = ""
+    assistant_id: str = ""
+    # Components with resources to release (HTTP sessions of LLM clients, ...).
+    closeables: list[Any] = field(default_factory=list)
+
+    def max_predictions(self, tracker: Tracker) -> int:
+        """The per-turn cap on predicted actions (``MAX_NUMBER_OF_PREDICTIONS``)."""
+        return int(os.environ.get("MAX_NUMBER_OF_PREDICTIONS", MAX_PREDICTIONS_DEFAULT))
+
+    @property
+    def event_metadata(self) -> dict[str, str]:
+        """Metadata stamped on every event this assistant appends."""
+        return {"model_id": self.model_id, "assistant_id": self.assistant_id}

@@ -1,0 +1,253 @@
+"""One turn of a conversation, end to end.
+
+lock → load tracker (session start/expiry) → parse → append the user event → slot extraction
+→ turn stages (CALM's command processor) → policy loop running actions until the bot listens
+→ save → return the bot messages. Data flows one way: every stage reads the tracker and
+returns events; only this module appends them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tandem import names
+from tandem.actions.base import ActionContext, ActionFailed, ActionRejected
+from tandem.actions.custom import ActionServerClient
+from tandem.actions.responses import ResponseGenerator
+from tandem.conversation import events as ev
+from tandem.conversation.tracker import Tracker
+from tandem.policies import ensemble
+from tandem.policies.base import Prediction
+from tandem.runtime.assistant import Assistant
+from tandem.runtime.message import UserMessage
+from tandem.stores.lock_store import InMemoryLockStore, LockStore
+from tandem.stores.tracker_store import InMemoryTrackerStore, TrackerStore
+
+log = logging.getLogger(__name__)
+
+# Called with each bot message as soon as its action has run (streaming channels).
+BotMessageSink = Callable[[ev.BotUttered], Awaitable[None]]
+
+
+@dataclass
+class TurnResult:
+    tracker: Tracker
+    messages: list[ev.BotUttered] = field(default_factory=list)
+
+
+class MessageProcessor:
+    def __init__(
+        self,
+        assistant: Assistant,
+        tracker_store: TrackerStore | None = None,
+        lock_store: LockStore | None = None,
+        action_server: ActionServerClient | None = None,
+        event_sink: Callable[[Tracker, list[ev.Event]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.assistant = assistant
+        self.tracker_store = tracker_store or InMemoryTrackerStore(assistant.domain.slots)
+        self.lock_store = lock_store or InMemoryLockStore()
+        self.action_server = action_server
+        self.nlg = ResponseGenerator(assistant.domain)
+        self._event_sink = event_sink  # receives saved events (event brokers)
+
+    # -- public entry points ------------------------------------------------------------
+
+    async def handle_message(self, message: UserMessage, sink: BotMessageSink | None = None) -> TurnResult:
+        """Run one user turn under the conversation's lock and save the result."""
+        async with self.lock_store.lock(message.sender_id):
+            tracker = await self.fetch_tracker(message.sender_id)
+            turn = _Turn(self, tracker, message.input_channel, sink)
+            await turn.start_session_if_needed(message.metadata)
+            await turn.handle_user_message(message)
+            await self.save(tracker)
+            return TurnResult(tracker, turn.messages)
+
+    async def fetch_tracker(self, sender_id: str) -> Tracker:
+        tracker = await self.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            tracker = Tracker(sender_id, self.assistant.domain.slots)
+        return tracker
+
+    async def save(self, tracker: Tracker) -> None:
+        new_events = await self.tracker_store.save(tracker)
+        if new_events and self._event_sink is not None:
+            await self._event_sink(tracker, new_events)
+
+    def action_context(self, output_channel: str | None) -> ActionContext:
+        return ActionContext(
+            domain=self.assistant.domain,
+            nlg=self.nlg,
+            action_server=self.action_server,
+            output_channel=output_channel,
+            services=self.assistant.services,
+        )
+
+
+class _Turn:
+    """The mutable state of one turn: the tracker, the channel and the messages sent."""
+
+    def __init__(
+        self, processor: MessageProcessor, tracker: Tracker, channel: str | None, sink: BotMessageSink | None
+    ) -> None:
+        self.processor = processor
+        self.assistant = processor.assistant
+        self.tracker = tracker
+        self.context = processor.action_context(channel)
+        self.sink = sink
+        self.messages: list[ev.BotUttered] = []
+
+    # -- appending ----------------------------------------------------------------------
+
+    async def append(self, events: list[ev.Event]) -> None:
+        """Append events stamped with now and the model's ids; send bot messages on."""
+        now = time.time()
+        stamp = self.assistant.event_metadata
+        for event in events:
+            event = event.with_metadata(stamp).with_timestamp(now)
+            self.tracker.update(event)
+            if isinstance(event, ev.BotUttered):
+                self.messages.append(event)
+                if self.sink is not None:
+                    await self.sink(event)
+
+    # -- sessions -----------------------------------------------------------------------
+
+    async def start_session_if_needed(self, metadata: dict[str, Any] | None) -> None:
+        if not self._session_expired():
+            return
+        if metadata:
+            await self.append([ev.SlotSet(name=names.SLOT_SESSION_STARTED_METADATA, value=metadata)])
+        await self.run_action(names.ACTION_SESSION_START, policy=None, confidence=1.0)
+
+    def _session_expired(self) -> bool:
+        tracker = self.tracker
+        if tracker.terminated:
+            return False
+        if not tracker.applied_events():
+            return True
+        config = self.assistant.domain.session_config
+        if not config.sessions_enabled or not config.start_session_after_expiry:
+            return False
+        last_user = next((e for e in reversed(tracker.events) if isinstance(e, ev.UserUttered)), None)
+        if last_user is None:
+            return False
+        return time.time() - last_user.timestamp > config.session_expiration_time * 60
+
+    # -- the user message ---------------------------------------------------------------
+
+    async def handle_user_message(self, message: UserMessage) -> None:
+        if self.tracker.terminated:
+            log.info("conversation %s has ended; message dropped", self.tracker.sender_id)
+            return
+        parse_data = message.parse_data
+        if parse_data is None:
+            parse_data = await self.assistant.parse(message, self.tracker)
+        user = ev.UserUttered.create(
+            message.text,
+            parse_data=parse_data,
+            input_channel=message.input_channel,
+            message_id=message.message_id,
+            metadata=message.metadata,
+        )
+        await self.append([user])
+        if not self.assistant.policies:
+            return  # an NLU-only model: nothing predicts actions
+        await self.extract_slots()
+        for stage in self.assistant.turn_stages:
+            await self.append(await stage.run(self.tracker))
+        await self.predict_and_run_actions()
+
+    async def extract_slots(self) -> None:
+        action = self.assistant.actions.get(names.ACTION_EXTRACT_SLOTS)
+        try:
+            await self.append(await action.run(self.tracker, self.context))
+        except (ActionFailed, ActionRejected) as exc:
+            log.warning("slot extraction failed: %s", exc)
+
+    # -- the policy loop ----------------------------------------------------------------
+
+    async def predict_and_run_actions(self) -> None:
+        """Predict and run actions until one of them hands the turn back to the user."""
+        predicted = 0
+        while self._may_act():
+            limit = self.assistant.max_predictions(self.tracker)
+            if predicted >= limit:
+                log.warning("circuit breaker tripped for %s after %d actions", self.tracker.sender_id, limit)
+                return
+            name, prediction = self._predict()
+            predicted += 1
+            await self.run_action(
+                name,
+                policy=prediction.policy_name if prediction else "followup_action",
+                confidence=prediction.max_confidence if prediction else 1.0,
+                prediction=prediction,
+            )
+            if name in (names.ACTION_LISTEN, names.ACTION_SESSION_START):
+                return
+
+    def _may_act(self) -> bool:
+        """A paused conversation only reacts to a restart."""
+        tracker = self.tracker
+        if tracker.terminated:
+            return False
+        latest = tracker.latest_message
+        return not tracker.paused or (latest is not None and latest.intent_name == names.INTENT_RESTART)
+
+    def _predict(self) -> tuple[str, Prediction | None]:
+        followup = self.tracker.followup_action
+        if followup is not None:
+            if self.assistant.actions.has(followup):
+                return followup, None
+            log.warning("follow-up action '%s' is unknown; predicting instead", followup)
+        domain = self.assistant.domain
+        prediction = ensemble.predict(self.assistant.policies, self.tracker, domain)
+        return domain.action_names[prediction.action_index], prediction
+
+    async def run_action(
+        self,
+        name: str,
+        *,
+        policy: str | None,
+        confidence: float | None,
+        prediction: Prediction | None = None,
+    ) -> None:
+        """Run one action and append what it did, as §4.2 of the runtime spec describes."""
+        prediction_events = list(prediction.events) if prediction else []
+        action_event = ev.ActionExecuted(
+            name=name,
+            policy=policy,
+            confidence=confidence,
+            hide_rule_turn=prediction.hide_rule_turn if prediction else False,
+            metadata=dict(prediction.action_metadata) if prediction else {},
+        )
+        action = self.assistant.actions.get(name)
+        # The action sees the prediction's events already applied.
+        probe = self.tracker.copy()
+        probe.update_many(prediction_events)
+        try:
+            events = await action.run(probe, self.context)
+        except ActionRejected as exc:
+            log.info("action '%s' rejected: %s", name, exc)
+            await self.append([ev.ActionExecutionRejected(name=name, policy=policy, confidence=confidence)])
+            return
+        except ActionFailed as exc:
+            log.error("action '%s' failed: %s", name, exc)
+            failed = replace(
+                action_event,
+                metadata={**action_event.metadata, "execution_success": False, "execution_error_message": str(exc)},
+            )
+            await self.append([*prediction_events, failed])
+            for handler in self.assistant.failure_handlers:
+                await self.append(handler.on_action_failed(self.tracker, name))
+            return
+        if any(isinstance(e, ev.ActionExecutionRejected) for e in events):
+            await self.append(events)  # the action rejected itself: only its events count
+            return
+        await self.append([*prediction_events, action_event, *events])
+        if any(isinstance(e, ev.UserUttered) for e in events):
+            await self.extract_slots()
