@@ -14,13 +14,6 @@ from tandem import __version__
 # verb path -> (module, help); modules expose ``add_arguments(parser, verb)`` and ``run(args)``.
 _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("init",): ("tandem.cli.init", "create a starter assistant"),
-    ("train",): ("tandem.cli.train", "train a model from the project files"),
-    ("train", "nlu"): ("tandem.cli.train", "train only the NLU pipeline"),
-    ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
-    ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
-    ("test", "e2e"): ("tandem.cli.test_e2e", "run end-to-end conversation tests"),
-    ("test", "nlu"): ("tandem.cli.test_nlu", "evaluate the NLU pipeline on held-out data"),
-    ("run",): ("tandem.cli.run", "start the HTTP server and channels"),
 }
 
 
