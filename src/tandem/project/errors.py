@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -48,12 +49,41 @@ class ProjectError(Exception):
         return error
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The valid choice that ``word`` is most likely a misspelling of, if any."""
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def suggest(word: str, choices: Iterable[str]) -> str:
     """A 'did you mean' hint naming the closest valid choice, or listing the choices."""
     choices = sorted(set(choices))
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    close = closest(word, choices)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return f"did you mean '{close}'?"
     if len(choices) <= 12:
         return "expected one of: " + ", ".join(choices)
     return ""
+
+
+@contextmanager
+def gather(problems: list[Problem]) -> Iterator[None]:
+    """Record a ``ProjectError`` raised in the block and go on with the next item.
+
+    Readers raise on the first problem of an item (a slot, a story, a file); wrapping each
+    item in ``gather`` reports every broken item at once instead of only the first.
+    """
+    try:
+        yield
+    except ProjectError as error:
+        problems.extend(error.problems)
+
+
+def raise_errors(problems: Iterable[Problem], warnings: list[Problem] | None = None) -> None:
+    """Raise the errors among ``problems`` as one ``ProjectError``; hand warnings to ``warnings``."""
+    problems = list(problems)
+    if warnings is not None:
+        warnings.extend(p for p in problems if p.severity != "error")
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ProjectError.of(errors)
