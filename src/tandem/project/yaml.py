@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tandem.project.errors import ProjectError, Source
+from tandem.project.errors import Problem, ProjectError, Source, closest, suggest
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -122,11 +123,21 @@ def parse_yaml(text: str, path: str = "<string>") -> Any:
         loader.dispose()
 
 
+_INDENT_PROBLEMS = (
+    "indentation",
+    "mapping values are not allowed",
+    "expected <block end>",
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "could not find expected ':'",
+)
+
+
 def _yaml_hint(problem: str) -> str:
-    if "indentation" in problem or "mapping values are not allowed" in problem or "expected <block end>" in problem:
-        return "check the indentation of this line against the lines above it"
-    if "found character '\\t'" in problem:
+    if "found character '\\t'" in problem or "found character that cannot start" in problem:
         return "YAML does not allow tabs for indentation; use spaces"
+    if any(marker in problem for marker in _INDENT_PROBLEMS):
+        return "check the indentation of this line against the lines above it"
     return "fix the YAML syntax on this line"
 
 
@@ -175,3 +186,120 @@ def expand_env_string(text: str, source: Source) -> str:
         names = ", ".join(missing)
         raise ProjectError(source, f"environment variable(s) not set: {names}", f"export {missing[0]}=... before running tandem")
     return _ENV_REF.sub(lambda match: os.environ[match.group(1)], text)
+
+
+# -- checking the shape of project files ---------------------------------------------------
+#
+# Readers of project files describe what they expect with these few helpers; each raises a
+# ``ProjectError`` that says where the value is, what was expected and how to fix it.
+
+
+def as_map(
+    value: Any, source: Source, what: str, keys: Collection[str] | None = None, *, extra_ok: bool = False
+) -> YamlMap:
+    """``value`` as a mapping, all of whose keys are among ``keys`` (when given).
+
+    Every unknown key is reported with a "did you mean" hint. With ``extra_ok`` (slot
+    definitions, intent properties: the format accepts extra keys) only keys that look like a
+    misspelling of a known key that is missing count as errors.
+    """
+    if not isinstance(value, dict):
+        raise ProjectError(source, f"{what} must be a mapping, not {_describe(value)}", "write it as `key: value` lines")
+    if not isinstance(value, YamlMap):
+        value = _map_from(value, source)
+    if keys is None:
+        return value
+    problems = []
+    for key in value:
+        if key in keys:
+            continue
+        if not extra_ok:
+            problems.append(Problem(value.at(key), f"unknown key '{key}' in {what}", suggest(str(key), keys)))
+        elif (near := closest(str(key), [k for k in keys if k not in value])) is not None:
+            problems.append(Problem(value.at(key), f"unknown key '{key}' in {what}", f"did you mean '{near}'?"))
+    if problems:
+        raise ProjectError.of(problems)
+    return value
+
+
+def as_list(value: Any, source: Source, what: str) -> YamlList:
+    if not isinstance(value, list):
+        raise ProjectError(source, f"{what} must be a list, not {_describe(value)}", "write one `- item` per line")
+    if isinstance(value, YamlList):
+        return value
+    result = YamlList(source)
+    result.extend(value)
+    result.item_lines.extend(source.line for _ in value)
+    return result
+
+
+_KIND_NAMES = {str: "a string", bool: "true or false", int: "a whole number", float: "a number", list: "a list", dict: "a mapping"}
+
+
+def expect(value: Any, kind: type | tuple[type, ...], source: Source, what: str) -> Any:
+    """``value`` if it is of ``kind`` (``bool`` never counts as a number), else an error."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    is_number_kind = bool({int, float} & set(kinds)) and bool not in kinds
+    if isinstance(value, kinds) and not (is_number_kind and isinstance(value, bool)):
+        return value
+    expected = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
+    raise ProjectError(source, f"{what} must be {expected}, not {_describe(value)}", f"write {expected} here")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _map_from(data: dict[Any, Any], source: Source) -> YamlMap:
+    result = YamlMap(source)
+    result.update(data)
+    return result
+
+
+def plain(value: Any) -> Any:
+    """A deep copy made of plain ``dict``/``list`` (what the runtime keeps and serialises)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+# The training-data format version this reader implements (top-level ``version`` key).
+FORMAT_VERSION = (3, 1)
+
+
+def read_project_file(path: Path | str, warnings: list[Problem]) -> YamlMap | None:
+    """Read a project file whose top level is a mapping; ``None`` if it is empty or skipped.
+
+    The ``version`` key follows the reference: missing or older means "read as the current
+    format" (older with a warning), unreadable warns, and a *newer* version skips the file.
+    """
+    data = read_yaml(path)
+    if data is None:
+        return None
+    source = Source(str(path), 1)
+    data = as_map(data, source, "the top level of a project file")
+    if "version" not in data:
+        return data
+    version, where_ = data["version"], data.at("version")
+    current = ".".join(map(str, FORMAT_VERSION))
+    try:
+        parts = tuple(int(part) for part in str(version).split("."))
+    except ValueError:
+        warnings.append(Problem(where_, f"cannot read the format version {version!r}; reading the file as {current}", f'write version: "{current}"', "warning"))
+        return data
+    if not isinstance(version, str):
+        warnings.append(Problem(where_, "the format version should be a string", f'write version: "{current}" (with quotes)', "warning"))
+    if parts > FORMAT_VERSION:
+        warnings.append(Problem(where_, f"format version {version} is newer than {current}; the file is skipped", f'write version: "{current}" if the file uses only {current} features', "warning"))
+        return None
+    if parts < FORMAT_VERSION:
+        warnings.append(Problem(where_, f"format version {version} is older than {current}; reading it as {current}", f'write version: "{current}"', "warning"))
+    return data
