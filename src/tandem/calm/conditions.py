@@ -248,9 +248,9 @@ class _Logic:
 class _Parser:
     """Recursive descent over::
 
-        expression := unary [("and" | "or") expression]     # one level, right-associative
-        unary      := "not" unary | "(" expression ")" | factor [operator factor]
-        factor     := string | number | constant | identifier | "{" factor* "}"
+    expression := unary [("and" | "or") expression]     # one level, right-associative
+    unary      := "not" unary | "(" expression ")" | factor [operator factor]
+    factor     := string | number | constant | identifier | "{" factor* "}"
     """
 
     def __init__(self, text: str) -> None:
