@@ -80,7 +80,7 @@ def gather(problems: list[Problem]) -> Iterator[None]:
 
 
 def raise_errors(problems: Iterable[Problem], warnings: list[Problem] | None = None) -> None:
-    """Raise the errors among ``problems`` as one ``ProjectError``; hand warnings to ``warnings``."""
+    """Raise the errors among ``problems`` as one ``ProjectError``; pass warnings on."""
     problems = list(problems)
     if warnings is not None:
         warnings.extend(p for p in problems if p.severity != "error")

@@ -141,14 +141,15 @@ def _yaml_hint(problem: str) -> str:
     return "fix the YAML syntax on this line"
 
 
-def read_yaml(path: Path | str) -> Any:
+def read_yaml(path: Path | str, *, expand: bool = True) -> Any:
     """Read and parse one YAML file, expanding ``${ENV}`` references in its values."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProjectError(Source(str(path), 0), f"cannot read the file: {exc.strerror}") from None
-    return expand_env(parse_yaml(text, str(path)))
+    data = parse_yaml(text, str(path))
+    return expand_env(data) if expand else data
 
 
 # Values under these keys are secrets that are resolved lazily by the component that uses them
@@ -195,7 +196,12 @@ def expand_env_string(text: str, source: Source) -> str:
 
 
 def as_map(
-    value: Any, source: Source, what: str, keys: Collection[str] | None = None, *, extra_ok: bool = False
+    value: Any,
+    source: Source,
+    what: str,
+    keys: Collection[str] | None = None,
+    *,
+    extra_ok: bool = False,
 ) -> YamlMap:
     """``value`` as a mapping, all of whose keys are among ``keys`` (when given).
 
@@ -204,7 +210,9 @@ def as_map(
     misspelling of a known key that is missing count as errors.
     """
     if not isinstance(value, dict):
-        raise ProjectError(source, f"{what} must be a mapping, not {_describe(value)}", "write it as `key: value` lines")
+        raise ProjectError(
+            source, f"{what} must be a mapping, not {_describe(value)}", "write `key: value` lines"
+        )
     if not isinstance(value, YamlMap):
         value = _map_from(value, source)
     if keys is None:
@@ -214,9 +222,12 @@ def as_map(
         if key in keys:
             continue
         if not extra_ok:
-            problems.append(Problem(value.at(key), f"unknown key '{key}' in {what}", suggest(str(key), keys)))
+            hint = suggest(str(key), keys)
         elif (near := closest(str(key), [k for k in keys if k not in value])) is not None:
-            problems.append(Problem(value.at(key), f"unknown key '{key}' in {what}", f"did you mean '{near}'?"))
+            hint = f"did you mean '{near}'?"
+        else:
+            continue
+        problems.append(Problem(value.at(key), f"unknown key '{key}' in {what}", hint))
     if problems:
         raise ProjectError.of(problems)
     return value
@@ -224,7 +235,9 @@ def as_map(
 
 def as_list(value: Any, source: Source, what: str) -> YamlList:
     if not isinstance(value, list):
-        raise ProjectError(source, f"{what} must be a list, not {_describe(value)}", "write one `- item` per line")
+        raise ProjectError(
+            source, f"{what} must be a list, not {_describe(value)}", "write one `- item` per line"
+        )
     if isinstance(value, YamlList):
         return value
     result = YamlList(source)
@@ -233,17 +246,26 @@ def as_list(value: Any, source: Source, what: str) -> YamlList:
     return result
 
 
-_KIND_NAMES = {str: "a string", bool: "true or false", int: "a whole number", float: "a number", list: "a list", dict: "a mapping"}
+_KIND_NAMES = {
+    str: "a string",
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    list: "a list",
+    dict: "a mapping",
+}
 
 
 def expect(value: Any, kind: type | tuple[type, ...], source: Source, what: str) -> Any:
     """``value`` if it is of ``kind`` (``bool`` never counts as a number), else an error."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    is_number_kind = bool({int, float} & set(kinds)) and bool not in kinds
-    if isinstance(value, kinds) and not (is_number_kind and isinstance(value, bool)):
+    wants_number = bool({int, float} & set(kinds)) and bool not in kinds
+    if isinstance(value, kinds) and not (wants_number and isinstance(value, bool)):
         return value
     expected = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
-    raise ProjectError(source, f"{what} must be {expected}, not {_describe(value)}", f"write {expected} here")
+    raise ProjectError(
+        source, f"{what} must be {expected}, not {_describe(value)}", f"write {expected} here"
+    )
 
 
 def _describe(value: Any) -> str:
@@ -271,7 +293,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-# The training-data format version this reader implements (top-level ``version`` key).
+# The format version this reader implements (the top-level ``version`` key of every file).
 FORMAT_VERSION = (3, 1)
 
 
@@ -281,25 +303,53 @@ def read_project_file(path: Path | str, warnings: list[Problem]) -> YamlMap | No
     The ``version`` key follows the reference: missing or older means "read as the current
     format" (older with a warning), unreadable warns, and a *newer* version skips the file.
     """
-    data = read_yaml(path)
+    data = read_yaml(path, expand=False)
     if data is None:
         return None
-    source = Source(str(path), 1)
-    data = as_map(data, source, "the top level of a project file")
+    data = as_map(data, Source(str(path), 1), "the top level of a project file")
+    # Response texts are templates: in "${balance}" the `$` is text before a `{slot}`
+    # placeholder, not an environment variable. Everything else is expanded.
+    for key, value in data.items():
+        if key != "responses":
+            data[key] = expand_env(value, data.at(key))
     if "version" not in data:
         return data
-    version, where_ = data["version"], data.at("version")
+    version, at = data["version"], data.at("version")
     current = ".".join(map(str, FORMAT_VERSION))
+    fix = f'write version: "{current}"'
+
+    def warn(message: str) -> None:
+        warnings.append(Problem(at, message, fix, "warning"))
+
     try:
         parts = tuple(int(part) for part in str(version).split("."))
     except ValueError:
-        warnings.append(Problem(where_, f"cannot read the format version {version!r}; reading the file as {current}", f'write version: "{current}"', "warning"))
+        warn(f"cannot read the format version {version!r}; reading the file as {current}")
         return data
     if not isinstance(version, str):
-        warnings.append(Problem(where_, "the format version should be a string", f'write version: "{current}" (with quotes)', "warning"))
+        warn("the format version should be a string (in quotes)")
     if parts > FORMAT_VERSION:
-        warnings.append(Problem(where_, f"format version {version} is newer than {current}; the file is skipped", f'write version: "{current}" if the file uses only {current} features', "warning"))
+        warn(f"format version {version} is newer than {current}; the file is skipped")
         return None
     if parts < FORMAT_VERSION:
-        warnings.append(Problem(where_, f"format version {version} is older than {current}; reading it as {current}", f'write version: "{current}"', "warning"))
+        warn(f"format version {version} is older than {current}; reading it as {current}")
     return data
+
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def yaml_files(path: Path | str) -> list[Path]:
+    """``path`` itself if it is a file, else every YAML file below it.
+
+    Directories are walked recursively, following symlinks, sorted per directory, so that
+    the order files are merged in (first definition wins) does not depend on the disk.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    for directory, subdirectories, files in os.walk(path, followlinks=True):
+        subdirectories.sort()
+        found += [Path(directory, name) for name in sorted(files) if name.endswith(YAML_SUFFIXES)]
+    return found

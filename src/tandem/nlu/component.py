@@ -1,0 +1,99 @@
+"""The component contract and the one option-checking mechanism every component uses.
+
+A component declares its options as ``defaults`` (the default's type is the expected type;
+a default of None accepts anything), optional ``choices`` for enumerated options, options it
+accepts for compatibility but ignores, and a ``check`` hook for rules across options.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tandem.nlu.message import Message
+from tandem.nlu.storage import Store
+from tandem.project.errors import suggest
+from tandem.project.training_data import NluData
+
+logger = logging.getLogger(__name__)
+
+# Keys every component accepts: `alias` names an instance (e.g. one of two featurizers).
+COMMON_OPTIONS = frozenset({"alias"})
+
+
+class NluError(ValueError):
+    """A pipeline that cannot be built or trained: bad component name, option or data."""
+
+
+class Component:
+    name: ClassVar[str]
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    # Options the reference accepts that change nothing here (e.g. neural-network epochs).
+    ignored: ClassVar[frozenset[str]] = frozenset()
+    # What the component needs from earlier components and what it adds to the message:
+    # "tokens", "features", "intent", "entities".
+    needs: ClassVar[frozenset[str]] = frozenset()
+    provides: ClassVar[frozenset[str]] = frozenset()
+    # True when process() must be awaited (it does I/O); the pipeline then has no sync parse.
+    is_async: ClassVar[bool] = False
+
+    def __init__(self, options: Mapping[str, Any], *, language: str) -> None:
+        self.options = self.resolve_options(options)
+        self.label: str = options.get("alias") or self.name
+        self.language = language
+
+    @classmethod
+    def resolve_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``options``, validated; raises NluError on a bad option."""
+        known = set(cls.defaults) | cls.ignored | COMMON_OPTIONS
+        for key, value in options.items():
+            if key not in known:
+                hint = suggest(key, known)
+                raise NluError(
+                    f"{cls.name}: unknown option '{key}'" + (f" ({hint})" if hint else "")
+                )
+            if key in cls.defaults:
+                _check_type(cls.name, key, value, cls.defaults[key])
+            if key in cls.choices and value not in cls.choices[key]:
+                allowed = ", ".join(repr(choice) for choice in cls.choices[key])
+                raise NluError(f"{cls.name}: option '{key}' is {value!r}, expected one of {allowed}")
+        resolved = {**cls.defaults, **{k: v for k, v in options.items() if k in cls.defaults}}
+        cls.check(resolved)
+        return resolved
+
+    @classmethod
+    def check(cls, options: dict[str, Any]) -> None:
+        """Rules that involve more than one option; raise NluError."""
+
+    def train(self, messages: list[Message], data: NluData) -> None:
+        """Learn from the training messages and add to them what later components read."""
+
+    def process(self, message: Message) -> None:
+        """Add this component's output to a message being parsed."""
+
+    async def process_async(self, message: Message) -> None:
+        self.process(message)
+
+    def persist(self, store: Store) -> None:
+        """Write what training learned (JSON and arrays only)."""
+
+    def restore(self, store: Store) -> None:
+        """Read back what persist() wrote."""
+
+
+def _check_type(component: str, key: str, value: Any, default: Any) -> None:
+    if default is None:
+        return
+    expected: tuple[type, ...]
+    if isinstance(default, bool):
+        expected = (bool,)
+    elif isinstance(default, int | float):
+        expected = (int, float) if isinstance(default, float) else (int,)
+    else:
+        expected = (type(default),)
+    # bool is an int in Python, but `max_iter: true` is a mistake, not a number.
+    if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
+        names = " or ".join(t.__name__ for t in expected)
+        raise NluError(f"{component}: option '{key}' must be {names}, got {value!r}")

@@ -1,0 +1,36 @@
+"""Model files of one component: JSON documents and NumPy arrays, nothing executable.
+
+Arrays are written with ``np.save`` and read with ``allow_pickle=False``, so loading a model
+never runs code from its files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class Store:
+    def __init__(self, directory: Path, prefix: str) -> None:
+        self.directory = directory
+        self.prefix = prefix  # keeps the files of two instances of one component apart
+
+    def _path(self, name: str, suffix: str) -> Path:
+        return self.directory / f"{self.prefix}.{name}{suffix}"
+
+    def write_json(self, name: str, value: Any) -> None:
+        self._path(name, ".json").write_text(
+            json.dumps(value, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+        )
+
+    def read_json(self, name: str) -> Any:
+        return json.loads(self._path(name, ".json").read_text(encoding="utf-8"))
+
+    def write_array(self, name: str, array: np.ndarray) -> None:
+        np.save(self._path(name, ".npy"), np.ascontiguousarray(array), allow_pickle=False)
+
+    def read_array(self, name: str) -> np.ndarray:
+        return np.load(self._path(name, ".npy"), allow_pickle=False)

@@ -1,0 +1,546 @@
+"""Reading training data: NLU examples, synonyms, regexes, lookups, stories, rules and flows.
+
+Every YAML file below the data paths is read (recursively, sorted); one file may hold any
+of ``nlu``, ``responses``, ``stories``, ``rules`` and ``flows``. Files named ``test_*`` that
+hold stories or rules are test stories and are left out. Steps of stories and rules become
+the events a tracker would hold (plus ``Checkpoint``/``OrStep`` markers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tandem.calm.flows import Flow, flows_from_yaml
+from tandem.conversation.events import (
+    ActionExecuted,
+    ActiveLoop,
+    DialogueStackUpdated,
+    Event,
+    SlotSet,
+    UserUttered,
+)
+from tandem.conversation.slots import Slot
+from tandem.project.domain_files import read_responses
+from tandem.project.errors import Problem, ProjectError, Source, gather, raise_errors
+from tandem.project.training_data import (
+    Checkpoint,
+    EntityAnnotation,
+    NluData,
+    NluExample,
+    OrStep,
+    StoryBlock,
+    StoryStep,
+    TrainingData,
+)
+from tandem.project.yaml import (
+    YamlMap,
+    as_list,
+    as_map,
+    expect,
+    plain,
+    read_project_file,
+    yaml_files,
+)
+
+TEST_FILE_PREFIX = "test_"
+
+# NLU items: the key that names the kind, and the keys each kind accepts.
+NLU_ITEM_KEYS = {
+    "intent": ("intent", "examples", "metadata"),
+    "synonym": ("synonym", "examples"),
+    "regex": ("regex", "examples"),
+    "lookup": ("lookup", "examples"),
+}
+EXAMPLE_KEYS = ("text", "metadata")
+ANNOTATION_KEYS = ("entity", "role", "group", "value")
+
+STORY_KEYS = ("story", "steps", "metadata")
+RULE_KEYS = ("rule", "steps", "condition", "conversation_start", "wait_for_user_input", "metadata")
+# Step kinds in the order they are recognised: (kind, keys that mark it, keys it accepts).
+STEP_KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("user", ("intent", "user"), ("intent", "user", "entities", "metadata")),
+    ("or", ("or",), ("or", "metadata")),
+    ("action", ("action",), ("action", "metadata")),
+    ("bot", ("bot",), ("bot", "metadata")),
+    ("checkpoint", ("checkpoint",), ("checkpoint", "slot_was_set", "metadata")),
+    ("slot_was_set", ("slot_was_set",), ("slot_was_set", "metadata")),
+    ("active_loop", ("active_loop",), ("active_loop", "metadata")),
+    ("stack", ("stack",), ("stack", "metadata")),
+)
+STEP_KEYS = tuple(dict.fromkeys(key for _, _, keys in STEP_KINDS for key in keys))
+RULE_STEP_KINDS = ("user", "action", "active_loop", "slot_was_set", "or")
+OR_STEP_KINDS = ("user", "slot_was_set")
+CONDITION_KINDS = ("active_loop", "slot_was_set")
+
+# What a bare slot name in `slot_was_set` means ("some value") for these slot types.
+FILLED_VALUES: Mapping[str, Any] = {"text": "filled", "list": ["filled"]}
+
+# [text](entity) [text](entity:value) [text]{"entity": ...} [text][{...}, {...}]
+ANNOTATION = re.compile(
+    r"\[(?P<text>[^\]]+?)\]"
+    r"(\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)"
+    r"|\{(?P<dict>[^}]+?)\}"
+    r"|\[(?P<list>.*?)\])"
+)
+
+
+def load_training_data(
+    paths: Iterable[Path | str],
+    slots: Mapping[str, Slot] | None = None,
+    warnings: list[Problem] | None = None,
+) -> tuple[TrainingData, list[Flow]]:
+    """The training data and user flows of every YAML file under ``paths``.
+
+    ``slots`` (the domain's) give bare slot names in ``slot_was_set`` their value. Raises one
+    ``ProjectError`` listing every problem; warnings go to ``warnings``.
+    """
+    collected = _Collected(dict(slots or {}))
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            collected.warn(
+                Source(str(path)), "the training data path does not exist", "check the data path"
+            )
+            continue
+        for file in yaml_files(path):
+            with gather(collected.problems):
+                collected.read_file(file)
+    raise_errors(collected.problems, warnings)
+    return collected.training_data(), collected.flows
+
+
+# -- entity annotations ------------------------------------------------------------------------
+
+
+def parse_annotated(text: str, source: Source) -> tuple[str, tuple[EntityAnnotation, ...]]:
+    """Split an annotated example into its plain text and entities (offsets into the plain text)."""
+    plain_text: list[str] = []
+    entities: list[EntityAnnotation] = []
+    position = 0  # in the annotated text
+    length = 0  # of the plain text so far
+    for match in ANNOTATION.finditer(text):
+        before = text[position : match.start()]
+        plain_text += [before, match["text"]]
+        start = length + len(before)
+        end = start + len(match["text"])
+        length = end
+        position = match.end()
+        for spec in _annotation_specs(match, source):
+            entities.append(EntityAnnotation(start=start, end=end, **spec))
+    plain_text.append(text[position:])
+    return "".join(plain_text), tuple(entities)
+
+
+def _annotation_specs(match: re.Match[str], source: Source) -> list[dict[str, Any]]:
+    if match["entity"] is not None:
+        return [{"entity": match["entity"], "value": match["value"] or match["text"]}]
+    try:
+        loaded = json.loads(
+            "{" + match["dict"] + "}" if match["dict"] else "[" + match["list"] + "]"
+        )
+    except json.JSONDecodeError as error:
+        raise ProjectError(
+            source,
+            f"the entity annotation {match[0]} is not valid JSON: {error.msg}",
+            'write it like [text]{"entity": "name", "value": "value"}',
+        ) from None
+    specs = []
+    for item in loaded if isinstance(loaded, list) else [loaded]:
+        spec = as_map(item, source, f"the entity annotation {match[0]}", ANNOTATION_KEYS)
+        if "entity" not in spec:
+            raise ProjectError(
+                source,
+                f'the entity annotation {match[0]} has no "entity"',
+                'add "entity": "<name>"',
+            )
+        specs.append(
+            {
+                "entity": str(spec["entity"]),
+                "value": spec.get("value", match["text"]),
+                "role": None if spec.get("role") is None else str(spec["role"]),
+                "group": None if spec.get("group") is None else str(spec["group"]),
+            }
+        )
+    return specs
+
+
+# -- collecting everything -----------------------------------------------------------------
+
+
+@dataclass
+class _Collected:
+    """What has been read so far (mutable while reading; frozen into ``TrainingData``)."""
+
+    slots: dict[str, Slot]
+    problems: list[Problem] = field(default_factory=list)
+    examples: list[NluExample] = field(default_factory=list)
+    synonyms: dict[str, str] = field(default_factory=dict)
+    synonym_sources: dict[str, Source] = field(default_factory=dict)
+    regexes: list[tuple[str, str]] = field(default_factory=list)
+    lookups: dict[str, list[str]] = field(default_factory=dict)
+    stories: list[StoryBlock] = field(default_factory=list)
+    rules: list[StoryBlock] = field(default_factory=list)
+    responses: dict[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    flows: list[Flow] = field(default_factory=list)
+
+    def warn(self, source: Source, message: str, hint: str) -> None:
+        self.problems.append(Problem(source, message, hint, "warning"))
+
+    def training_data(self) -> TrainingData:
+        nlu = NluData(
+            examples=tuple(self.examples),
+            synonyms=dict(self.synonyms),
+            regexes=tuple(self.regexes),
+            lookups={name: tuple(entries) for name, entries in self.lookups.items()},
+        )
+        return TrainingData(
+            nlu=nlu, stories=tuple(self.stories), rules=tuple(self.rules), responses=self.responses
+        )
+
+    def read_file(self, path: Path) -> None:
+        data = read_project_file(path, self.problems)
+        if data is None:
+            return
+        if path.name.startswith(TEST_FILE_PREFIX) and ("stories" in data or "rules" in data):
+            return  # test stories are for `tandem test`, not training
+        for key in ("nlu", "stories", "rules"):
+            if data.get(key) is not None:
+                with gather(self.problems):
+                    items = as_list(data[key], data.at(key), f"`{key}`")
+                    for index, item in enumerate(items):
+                        with gather(self.problems):
+                            self._read_item(key, item, items.at(index))
+        if data.get("responses") is not None:
+            with gather(self.problems):
+                responses = read_responses(
+                    data["responses"], data.at("responses"), {}, self.problems
+                )
+                self.responses.update(
+                    (k, v) for k, v in responses.items() if k not in self.responses
+                )
+        if "flows" in data:
+            with gather(self.problems):
+                self.flows += flows_from_yaml(data)
+
+    def _read_item(self, key: str, item: Any, source: Source) -> None:
+        if key == "nlu":
+            self._nlu_item(item, source)
+        elif key == "stories":
+            self.stories.append(self._block(item, source, "story"))
+        else:
+            self.rules.append(self._block(item, source, "rule"))
+
+    # -- NLU -------------------------------------------------------------------------------
+
+    def _nlu_item(self, value: Any, source: Source) -> None:
+        item = as_map(value, source, "an NLU item")
+        kind = next((k for k in NLU_ITEM_KEYS if k in item), None)
+        if kind is None:
+            as_map(item, source, "an NLU item", NLU_ITEM_KEYS)  # reports misspelt kinds
+            raise ProjectError(
+                source,
+                "an NLU item needs one of: " + ", ".join(NLU_ITEM_KEYS),
+                "start it with `- intent: <name>`",
+            )
+        as_map(item, source, f"an NLU {kind} item", NLU_ITEM_KEYS[kind])
+        name = str(item[kind] or "")
+        if "examples" not in item:
+            raise ProjectError(
+                source,
+                f"{kind} '{name}' has no `examples`",
+                "add `examples: |` with one `- example` per line",
+            )
+        if not name:
+            self.warn(
+                item.at(kind),
+                f"an NLU item has an empty {kind} name and is skipped",
+                f"name the {kind}",
+            )
+            return
+        examples = _examples(item["examples"], item.at("examples"), self.problems)
+        if kind == "intent":
+            intent_metadata = plain(item.get("metadata"))
+            for text, metadata, at in examples:
+                plain_text, entities = parse_annotated(text, at)
+                for annotation in entities:
+                    if str(annotation.value) != annotation_text(plain_text, annotation):
+                        self._synonym(
+                            annotation_text(plain_text, annotation), str(annotation.value), at
+                        )
+                meta = {"intent": intent_metadata, "example": metadata}
+                meta = {k: v for k, v in meta.items() if v is not None}
+                self.examples.append(NluExample(plain_text, name, entities, meta, at))
+        elif kind == "synonym":
+            for text, _, at in examples:
+                self._synonym(text, name, at)
+        elif kind == "regex":
+            for pattern, _, at in examples:
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise ProjectError(
+                        at,
+                        f"invalid regular expression '{pattern}' in regex '{name}': {error.msg}",
+                        "fix the pattern (Python `re` syntax)",
+                    ) from None
+                self.regexes.append((name, pattern))
+        else:
+            self.lookups.setdefault(name, []).extend(text for text, _, _ in examples)
+
+    def _synonym(self, text: str, value: str, source: Source) -> None:
+        key = text.lower()
+        if self.synonyms.get(key, value) != value:
+            self.warn(
+                source,
+                f"'{text}' is a synonym of both '{self.synonyms[key]}' "
+                f"(at {self.synonym_sources[key]}) and '{value}'",
+                f"'{value}' is used; remove the other definition",
+            )
+        self.synonyms[key] = value
+        self.synonym_sources[key] = source
+
+    # -- stories and rules ------------------------------------------------------------------
+
+    def _block(self, value: Any, source: Source, kind: str) -> StoryBlock:
+        block = as_map(value, source, f"a {kind}", STORY_KEYS if kind == "story" else RULE_KEYS)
+        if kind not in block:
+            raise ProjectError(
+                source, f"a {kind} has no `{kind}:` name", f"start it with `- {kind}: <name>`"
+            )
+        name = str(block[kind])
+        items = as_list(block.get("steps"), block.at("steps"), f"the steps of {kind} '{name}'")
+        steps: list[StoryStep] = []
+        sources: list[Source] = []
+        allowed = RULE_STEP_KINDS if kind == "rule" else tuple(k for k, _, _ in STEP_KINDS)
+        for index, item in enumerate(items):
+            at = items.at(index)
+            with gather(self.problems):
+                step = self._step(item, at, allowed, f"{kind} '{name}'")
+                if step is not None:
+                    steps += step
+                    sources += [at] * len(step)
+        condition: list[Event] = []
+        if kind == "rule" and block.get("condition") is not None:
+            items = as_list(
+                block["condition"], block.at("condition"), f"the condition of rule '{name}'"
+            )
+            for index, item in enumerate(items):
+                with gather(self.problems):
+                    condition += (
+                        self._step(
+                            item,
+                            items.at(index),
+                            CONDITION_KINDS,
+                            f"the condition of rule '{name}'",
+                        )
+                        or []
+                    )
+
+        def flag(key: str, default: bool) -> bool:
+            return bool(expect(block.get(key, default), bool, block.at(key), f"`{key}`"))
+
+        return StoryBlock(
+            name=name,
+            kind=kind,
+            steps=tuple(steps),
+            step_sources=tuple(sources),
+            source=source,
+            condition=tuple(e for e in condition if isinstance(e, Event)),
+            conversation_start=flag("conversation_start", False),
+            wait_for_user_input=flag("wait_for_user_input", True),
+        )
+
+    def _step(
+        self, value: Any, source: Source, allowed: tuple[str, ...], owner: str
+    ) -> list[StoryStep] | None:
+        """The events (or markers) of one step; ``None`` for a metadata-only step."""
+        step = as_map(value, source, f"a step of {owner}")
+        kind, keys = next(
+            ((k, accepted) for k, marks, accepted in STEP_KINDS if any(m in step for m in marks)),
+            (None, ()),
+        )
+        if kind is None:
+            as_map(step, source, f"a step of {owner}", STEP_KEYS)  # reports misspelt kinds
+            if "metadata" in step:
+                return None
+            raise ProjectError(
+                source,
+                f"a step of {owner} has none of: "
+                + ", ".join(m for _, marks, _ in STEP_KINDS for m in marks),
+                "write e.g. `- intent: greet` or `- action: utter_greet`",
+            )
+        if kind not in allowed:
+            raise ProjectError(
+                source,
+                f"a `{kind}` step is not allowed in {owner}",
+                "allowed here: " + ", ".join(allowed),
+            )
+        as_map(step, source, f"a `{kind}` step", keys)
+        value = step[keys[0]] if kind != "user" else None
+        if kind == "user":
+            return [self._user(step, source)]
+        if kind == "or":
+            alternatives = []
+            items = as_list(value, step.at("or"), "the alternatives of an `or` step")
+            for index, item in enumerate(items):
+                events = self._step(item, items.at(index), OR_STEP_KINDS, "an `or` step") or []
+                if len(events) != 1:
+                    raise ProjectError(
+                        items.at(index),
+                        "each alternative of an `or` step must be one intent or one slot",
+                        "split it into several alternatives",
+                    )
+                alternatives += events
+            return [OrStep(tuple(e for e in alternatives if isinstance(e, Event)))]
+        if kind == "action":
+            return [ActionExecuted(name=expect(value, str, step.at("action"), "an action name"))]
+        if kind == "bot":
+            return [ActionExecuted(action_text=expect(value, str, step.at("bot"), "a bot text"))]
+        if kind == "checkpoint":
+            conditions = (
+                self._slot_events(step["slot_was_set"], step.at("slot_was_set"))
+                if "slot_was_set" in step
+                else []
+            )
+            return [
+                Checkpoint(
+                    expect(value, str, step.at("checkpoint"), "a checkpoint name"),
+                    tuple(conditions),
+                )
+            ]
+        if kind == "slot_was_set":
+            return list(self._slot_events(value, step.at("slot_was_set")))
+        if kind == "active_loop":
+            name = (
+                None if value is None else expect(value, str, step.at("active_loop"), "a form name")
+            )
+            return [ActiveLoop(name=name)]
+        operations = as_list(value, step.at("stack"), "a `stack` step")
+        return [DialogueStackUpdated(update=json.dumps(plain(operations)))]
+
+    def _user(self, step: YamlMap, source: Source) -> UserUttered:
+        intent = None
+        if step.get("intent") is not None:
+            intent = str(expect(step["intent"], str, step.at("intent"), "an intent name"))
+            if intent.startswith("/"):
+                self.warn(
+                    step.at("intent"),
+                    f"intent '{intent}' starts with '/'",
+                    "write the intent name without '/'",
+                )
+                intent = intent[1:]
+        entities: list[dict[str, Any]] = []
+        text = None
+        if "user" in step:
+            text, annotations = parse_annotated(
+                str(expect(step["user"], str, step.at("user"), "a user message")), step.at("user")
+            )
+            entities += [annotation.as_dict() for annotation in annotations]
+        elif intent is not None and "/" in intent:
+            # Stories speak of the retrieval intent as a whole (`faq`, not `faq/ask_name`).
+            self.warn(
+                step.at("intent"),
+                f"retrieval intent '{intent}' is used with its response key",
+                f"write `intent: {intent.split('/')[0]}`",
+            )
+            intent = intent.split("/")[0]
+        if step.get("entities") is not None:
+            entities += _story_entities(step["entities"], step.at("entities"))
+        parsed_intent = None if intent is None else {"name": intent, "confidence": 1.0}
+        return UserUttered.create(text, parsed_intent, entities)
+
+    def _slot_events(self, value: Any, source: Source) -> list[SlotSet]:
+        items = as_list(value, source, "`slot_was_set`")
+        events = []
+        for index, item in enumerate(items):
+            at = items.at(index)
+            if isinstance(item, dict):
+                events += [SlotSet(name=str(name), value=plain(v)) for name, v in item.items()]
+            else:
+                events.append(
+                    SlotSet(
+                        name=str(expect(item, str, at, "a slot name")),
+                        value=self._filled(str(item), at),
+                    )
+                )
+        return events
+
+    def _filled(self, name: str, source: Source) -> Any:
+        """The value a bare slot name in ``slot_was_set`` stands for."""
+        slot = self.slots.get(name)
+        if slot is None or slot.type in FILLED_VALUES:
+            return FILLED_VALUES.get(slot.type) if slot else None
+        if slot.influence_conversation:
+            self.warn(
+                source,
+                f"slot '{name}' is written without a value; null is assumed",
+                f"write `- {name}: <value>`",
+            )
+        return None
+
+
+def annotation_text(text: str, annotation: EntityAnnotation) -> str:
+    return text[annotation.start : annotation.end]
+
+
+def _examples(value: Any, source: Source, problems: list[Problem]) -> list[tuple[str, Any, Source]]:
+    """(text, metadata, source) of each example: a block of `- ` lines or a list of maps."""
+    if isinstance(value, str):
+        examples = []
+        # In a block scalar (`examples: |`) line i of the text is line i + 1 after the key.
+        first = source.line + 1 if "\n" in value else source.line
+        for offset, line in enumerate(value.split("\n")):
+            at = Source(source.path, first + offset)
+            line = line.strip()
+            if not line:
+                continue
+            if not line.startswith("-"):
+                problems.append(
+                    Problem(
+                        at,
+                        f"the example line '{line}' does not start with '-' and is skipped",
+                        "start each example with '- '",
+                        "warning",
+                    )
+                )
+                continue
+            examples.append((line[1:].strip(), None, at))
+        return examples
+    items = as_list(value, source, "`examples`")
+    examples = []
+    for index, item in enumerate(items):
+        example = as_map(item, items.at(index), "an example", EXAMPLE_KEYS)
+        if "text" not in example:
+            raise ProjectError(items.at(index), "an example has no `text`", "add `text: <example>`")
+        text = expect(example["text"], str, example.at("text"), "the text of an example")
+        examples.append((text, plain(example.get("metadata")), items.at(index)))
+    return examples
+
+
+def _story_entities(value: Any, source: Source) -> list[dict[str, Any]]:
+    """`entities:` of a user step: bare names (value "") or `{name: value}` (+ role/group)."""
+    items = as_list(value, source, "`entities`")
+    entities = []
+    for index, item in enumerate(items):
+        at = items.at(index)
+        if not isinstance(item, dict):
+            entities.append({"entity": str(expect(item, str, at, "an entity name")), "value": ""})
+            continue
+        names = [key for key in item if key not in ("role", "group")]
+        if len(names) != 1:
+            raise ProjectError(
+                at,
+                "an entity of a user step must be `<entity>: <value>`",
+                "write one entity per item; `role`/`group` may be added",
+            )
+        entity = {"entity": str(names[0]), "value": plain(item[names[0]])}
+        entity.update(
+            {key: str(item[key]) for key in ("role", "group") if item.get(key) is not None}
+        )
+        entities.append(entity)
+    return entities

@@ -1,0 +1,529 @@
+"""``data validate``: checks that need several project files together.
+
+Each check is a function ``(project) -> Iterable[Problem]``; ``CHECKS`` lists them and
+``validate_project`` runs them all, so every problem is reported at once, each with the file
+and line to fix and a hint. Problems found while loading that did not stop it (warnings)
+come first.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from tandem import names
+from tandem.calm.conditions import ConditionSyntaxError, Predicate, has_template
+from tandem.calm.flows import (
+    ActionStep,
+    CollectStep,
+    Flow,
+    SetSlotsStep,
+    default_patterns,
+)
+from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from tandem.conversation.slots import MISSING, Slot
+from tandem.project.domain import Domain
+from tandem.project.errors import Problem, Source, closest
+from tandem.project.loader import Project
+from tandem.project.training_data import Checkpoint, OrStep, StoryBlock
+
+Check = Callable[[Project], Iterable[Problem]]
+
+INTENT_ROUTER = "IntentBasedRouter"
+LLM_ROUTER = "LLMBasedRouter"
+NLU_COMMAND_ADAPTER = "NLUCommandAdapter"
+LLM_COMMAND_GENERATOR_SUFFIX = "LLMCommandGenerator"
+# Required router settings: (router, entry, key); entries of LLMBasedRouter's optional
+# `nlu_entry` are required only when `nlu_entry` is given.
+ROUTER_SETTINGS = (
+    (INTENT_ROUTER, "calm_entry", "sticky"),
+    (INTENT_ROUTER, "nlu_entry", "sticky"),
+    (INTENT_ROUTER, "nlu_entry", "non_sticky"),
+    (LLM_ROUTER, "calm_entry", "sticky"),
+    (LLM_ROUTER, "nlu_entry?", "sticky"),
+    (LLM_ROUTER, "nlu_entry?", "non_sticky"),
+)
+
+
+def validate_project(project: Project) -> list[Problem]:
+    """Every error and warning about ``project``, in check order."""
+    problems = list(project.warnings)
+    for check in CHECKS:
+        problems.extend(check(project))
+    return problems
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _undeclared(
+    kind: str, name: str, choices: Iterable[str], source: Source, section: str
+) -> Problem:
+    near = closest(name, choices)
+    hint = f"did you mean '{near}'?" if near else f"declare it under `{section}:` in the domain"
+    return Problem(source, f"{kind} '{name}' is not declared in the domain", hint)
+
+
+def _domain_at(project: Project, *keys: str) -> Source:
+    """Where the first of ``keys`` was declared (else the domain path as a whole)."""
+    sources = project.domain.sources
+    return next((sources[k] for k in keys if k in sources), Source(str(project.paths.domain)))
+
+
+def _action_problem(domain: Domain, name: str, source: Source) -> Problem | None:
+    """A problem if ``name`` is neither a known action nor an existing response."""
+    if domain.has_action(name) or name in domain.actions:
+        return None
+    if name.startswith(names.RESPONSE_PREFIX):
+        near = closest(name, domain.responses)
+        hint = f"did you mean '{near}'?" if near else "add it under `responses:` in the domain"
+        return Problem(source, f"response '{name}' is not defined", hint)
+    return _undeclared("action", name, domain.action_names, source, "actions")
+
+
+def _user_flows(project: Project) -> list[Flow]:
+    """Flows written in the project (overridden patterns included, built-in ones not)."""
+    builtin = {id(flow) for flow in default_patterns()}
+    return [flow for flow in project.flows if id(flow) not in builtin]
+
+
+def _has_flows(project: Project) -> bool:
+    return bool(project.flows.user_flows)
+
+
+# -- stories and rules ---------------------------------------------------------------------
+
+
+def _story_events(block: StoryBlock) -> Iterator[tuple[Event, Source]]:
+    for step, at in zip(block.steps, block.step_sources, strict=False):
+        if isinstance(step, OrStep):
+            yield from ((event, at) for event in step.alternatives)
+        elif isinstance(step, Checkpoint):
+            yield from ((event, at) for event in step.conditions)
+        else:
+            yield step, at
+    yield from ((event, block.source) for event in block.condition)
+
+
+def check_stories_and_rules(project: Project) -> Iterator[Problem]:
+    """Intents, entities, actions, slots and forms used by stories and rules are declared."""
+    domain = project.domain
+    for block in (*project.data.stories, *project.data.rules):
+        for event, at in _story_events(block):
+            if isinstance(event, UserUttered):
+                intent = event.intent_name
+                if intent and intent.split("/")[0] not in domain.intents:
+                    yield _undeclared("intent", intent, domain.intents, at, "intents")
+                for entity in event.entities:
+                    if entity["entity"] not in domain.entities:
+                        yield _undeclared(
+                            "entity", entity["entity"], domain.entities, at, "entities"
+                        )
+            elif isinstance(event, ActionExecuted) and event.name is not None:
+                problem = _action_problem(domain, event.name, at)
+                if problem:
+                    yield problem
+            elif isinstance(event, SlotSet) and event.name not in domain.slots:
+                yield _undeclared("slot", event.name, domain.slots, at, "slots")
+            elif isinstance(event, ActiveLoop) and not _is_loop(domain, event.name):
+                yield _undeclared("form", str(event.name), domain.forms, at, "forms")
+
+
+def _is_loop(domain: Domain, name: str | None) -> bool:
+    """``None`` (no loop), a form, or a custom action that behaves like one."""
+    return name is None or name in domain.forms or name in domain.actions
+
+
+# -- NLU data ------------------------------------------------------------------------------
+
+
+def check_nlu_data(project: Project) -> Iterator[Problem]:
+    """Example intents and entities are declared; no example text belongs to two intents."""
+    domain = project.domain
+    first_seen: dict[str, tuple[str, Source]] = {}
+    reported: set[str] = set()
+    for example in project.data.nlu.examples:
+        intent = example.intent or ""
+        if intent.split("/")[0] not in domain.intents and intent not in reported:
+            reported.add(intent)
+            problem = _undeclared("intent", intent, domain.intents, example.source, "intents")
+            yield Problem(
+                problem.source,
+                problem.message + "; policies will not know it",
+                problem.hint,
+                "warning",
+            )
+        for annotation in example.entities:
+            if annotation.entity not in domain.entities and annotation.entity not in reported:
+                reported.add(annotation.entity)
+                problem = _undeclared(
+                    "entity", annotation.entity, domain.entities, example.source, "entities"
+                )
+                yield Problem(problem.source, problem.message, problem.hint, "warning")
+        other, at = first_seen.setdefault(example.text, (intent, example.source))
+        if other != intent:
+            yield Problem(
+                example.source,
+                f"the example '{example.text}' is given for intent '{intent}' "
+                f"and for '{other}' (at {at})",
+                "keep it under one intent",
+            )
+
+
+def check_intents_have_examples(project: Project) -> Iterator[Problem]:
+    trained = {intent.split("/")[0] for intent in project.data.nlu.intents}
+    for intent in project.domain.intents:
+        if intent not in trained and intent not in names.DEFAULT_INTENTS:
+            yield Problem(
+                _domain_at(project, f"intent:{intent}"),
+                f"intent '{intent}' has no training examples",
+                "add examples under `nlu:` or remove the intent",
+                "warning",
+            )
+
+
+# -- domain ----------------------------------------------------------------------------------
+
+
+def check_forms(project: Project) -> Iterator[Problem]:
+    domain = project.domain
+    for name, form in domain.forms.items():
+        for slot in form.required_slots:
+            if slot not in domain.slots:
+                at = _domain_at(project, f"form:{name}:slot:{slot}", f"form:{name}")
+                yield _undeclared("slot", slot, domain.slots, at, "slots")
+        for intent in form.ignored_intents:
+            if intent not in domain.intents:
+                problem = _undeclared(
+                    "intent", intent, domain.intents, _domain_at(project, f"form:{name}"), "intents"
+                )
+                yield Problem(problem.source, problem.message, problem.hint, "warning")
+
+
+def check_responses_of_actions(project: Project) -> Iterator[Problem]:
+    """``utter_`` names listed under ``actions`` usually mean a response was forgotten."""
+    domain = project.domain
+    for action in domain.actions:
+        if action.startswith(names.RESPONSE_PREFIX) and action not in domain.responses:
+            yield Problem(
+                _domain_at(project, f"action:{action}"),
+                f"action '{action}' has no response of that name",
+                "add the response under `responses:` (or rename the custom action)",
+                "warning",
+            )
+
+
+def check_slot_mappings(project: Project) -> Iterator[Problem]:
+    """Mapping targets exist and the coexistence rules of mappings hold (spec §2.9, §2.12)."""
+    domain, flow_ids = project.domain, set(project.domain.flow_ids)
+    has_flows = _has_flows(project)
+    has_adapter = project.config.find(NLU_COMMAND_ADAPTER) is not None
+    for name, slot in domain.slots.items():
+
+        def at(index: int, slot_name: str = name) -> Source:
+            return _domain_at(project, f"slot:{slot_name}:mapping:{index}", f"slot:{slot_name}")
+
+        for index, mapping in enumerate(slot.mappings):
+            if mapping.entity is not None and mapping.entity not in domain.entities:
+                yield _undeclared("entity", mapping.entity, domain.entities, at(index), "entities")
+            for intent in (*mapping.intent, *mapping.not_intent):
+                if intent not in domain.intents:
+                    yield _undeclared("intent", intent, domain.intents, at(index), "intents")
+            for condition in mapping.conditions:
+                loop = condition.active_loop
+                if loop is not MISSING and loop is not None and loop not in domain.forms:
+                    yield _undeclared("form", str(loop), domain.forms, at(index), "forms")
+                if (
+                    condition.requested_slot is not None
+                    and condition.requested_slot not in domain.slots
+                ):
+                    yield _undeclared(
+                        "slot", condition.requested_slot, domain.slots, at(index), "slots"
+                    )
+                if condition.active_flow is not None and condition.active_flow not in flow_ids:
+                    near = closest(condition.active_flow, flow_ids)
+                    yield Problem(
+                        at(index),
+                        f"flow '{condition.active_flow}' of a mapping condition does not exist",
+                        f"did you mean '{near}'?" if near else "name a flow of the project",
+                    )
+            if mapping.action is not None:
+                problem = _action_problem(domain, mapping.action, at(index))
+                if problem:
+                    yield problem
+            if mapping.is_nlu and has_flows and not has_adapter:
+                yield Problem(
+                    at(index),
+                    f"slot '{name}' has a `{mapping.type}` mapping, "
+                    f"but the pipeline has no {NLU_COMMAND_ADAPTER}",
+                    f"add {NLU_COMMAND_ADAPTER} to the pipeline so that flows can use NLU mappings",
+                )
+            if mapping.type == "from_llm" and not has_flows:
+                implicit = (
+                    "has no `mappings`, so it gets"
+                    if index == 0 and len(slot.mappings) == 1
+                    else "has"
+                )
+                yield Problem(
+                    at(index),
+                    f"slot '{name}' {implicit} a `from_llm` mapping, but the project has no flows",
+                    "give the slot NLU mappings (or `mappings: []`), or add flows",
+                )
+            if mapping.allow_nlu_correction and not any(m.is_nlu for m in slot.mappings):
+                yield Problem(
+                    at(index),
+                    f"`allow_nlu_correction` on slot '{name}', which has no NLU mapping to correct",
+                    "remove `allow_nlu_correction` or add an NLU mapping",
+                )
+        yield from _coexistence_system_problems(slot, at)
+
+
+def _coexistence_system_problems(slot: Slot, at: Callable[[int], Source]) -> Iterator[Problem]:
+    systems = [
+        (i, m.coexistence_system) for i, m in enumerate(slot.mappings) if m.coexistence_system
+    ]
+    for index, system in systems:
+        if slot.shared_for_coexistence and system != "SHARED":
+            yield Problem(
+                at(index),
+                f"slot '{slot.name}' is shared_for_coexistence, "
+                "so its coexistence_system must be SHARED",
+                "write `coexistence_system: SHARED` or remove it",
+            )
+    if len({system for _, system in systems}) > 1:
+        yield Problem(
+            at(systems[-1][0]),
+            f"the controlled mappings of slot '{slot.name}' name different coexistence systems",
+            "use one coexistence_system for all of them",
+        )
+
+
+# -- flows ------------------------------------------------------------------------------------
+
+
+def check_flows(project: Project) -> Iterator[Problem]:
+    """Slots, actions, responses, intents and conditions used by the project's flows exist."""
+    domain = project.domain
+    for flow in _user_flows(project):
+        for trigger in flow.nlu_trigger:
+            if trigger.intent not in domain.intents:
+                yield _undeclared(
+                    "intent", trigger.intent, domain.intents, trigger.source, "intents"
+                )
+        for step in flow.steps:
+            if isinstance(step, CollectStep):
+                yield from _collect_problems(domain, step)
+            elif isinstance(step, SetSlotsStep):
+                for slot_name, _ in step.slots:
+                    yield from _flow_slot_problems(domain, slot_name, step.source)
+            elif isinstance(step, ActionStep) and not has_template(step.action):
+                problem = _action_problem(domain, step.action, step.source)
+                if problem:
+                    yield problem
+            conditions = [branch.condition for branch in step.next if branch.condition]
+            if isinstance(step, CollectStep):
+                conditions += [rejection.condition for rejection in step.rejections]
+            for condition in conditions:
+                yield from _condition_problems(domain, condition, step.source)
+
+
+def _collect_problems(domain: Domain, step: CollectStep) -> Iterator[Problem]:
+    slot_name = step.collect
+    yield from _flow_slot_problems(domain, slot_name, step.source)
+    slot = domain.slots.get(slot_name)
+    asks = step.utter in domain.responses or domain.has_action(step.collect_action)
+    if slot is not None and not asks and slot.initial_value is None:
+        yield Problem(
+            step.source,
+            f"nothing asks for slot '{slot_name}': there is no response '{step.utter}' "
+            f"and no action '{step.collect_action}'",
+            f"add the response '{step.utter}' to the domain",
+        )
+    for rejection in step.rejections:
+        if rejection.utter not in domain.responses:
+            yield _action_problem(domain, rejection.utter, step.source) or Problem(
+                step.source,
+                f"response '{rejection.utter}' is not defined",
+                "add it under `responses:`",
+            )
+
+
+def _flow_slot_problems(domain: Domain, slot_name: str, source: Source) -> Iterator[Problem]:
+    slot = domain.slots.get(slot_name)
+    if slot is None:
+        yield _undeclared("slot", slot_name, domain.slots, source, "slots")
+    elif slot.type == "list":
+        yield Problem(
+            source, f"flows cannot fill the list slot '{slot_name}'", "use a slot of another type"
+        )
+
+
+# `slots.<name> <operator> <value>` with the value written right after the operator.
+_COMPARISON = re.compile(
+    r"slots\.([A-Za-z_][\w-]*)\s*(?:==|=|!=|\bis\s+not\b|\bis\b)\s*('[^']*'|\"[^\"]*\"|[^\s()]+)"
+)
+_CONSTANTS = frozenset({"true", "false", "null", "undefined", "empty"})
+
+
+def _condition_problems(domain: Domain, condition: str, source: Source) -> Iterator[Problem]:
+    if has_template(condition):  # rendered at run time; only the result can be checked
+        return
+    try:
+        variables = Predicate.parse(condition).variables
+    except ConditionSyntaxError:
+        return  # reported when the flows were loaded
+    if not any(v.startswith(("slots.", "context.")) for v in variables):
+        yield Problem(
+            source,
+            f"the condition '{condition}' uses neither slots nor context",
+            "compare a `slots.<name>` or `context.<key>` value",
+        )
+    for variable in variables:
+        namespace, _, name = variable.partition(".")
+        if namespace == "slots" and name.split(".")[0] not in domain.slots:
+            yield _undeclared("slot", name.split(".")[0], domain.slots, source, "slots")
+        elif namespace not in ("slots", "context"):
+            yield Problem(
+                source,
+                f"'{variable}' in the condition '{condition}' is read as a name, not as text",
+                f"write '{variable}' in quotes",
+                "warning",
+            )
+    for match in _COMPARISON.finditer(condition):
+        slot = domain.slots.get(match[1])
+        if slot is not None:
+            yield from _compared_value_problems(slot, match[2], source)
+
+
+def _compared_value_problems(slot: Slot, literal: str, source: Source) -> Iterator[Problem]:
+    quoted = literal[:1] in ("'", '"')
+    value = literal[1:-1] if quoted else literal
+    if (
+        slot.type == "categorical"
+        and quoted
+        and value.lower() not in {v.lower() for v in slot.values}
+    ):
+        yield Problem(
+            source,
+            f"'{value}' is not a value of the categorical slot '{slot.name}'",
+            "compare with one of: " + ", ".join(slot.values),
+        )
+    if slot.type == "bool" and (quoted or value.lower() not in _CONSTANTS):
+        yield Problem(
+            source,
+            f"the bool slot '{slot.name}' is compared with {literal}",
+            "compare it with true or false (without quotes)",
+        )
+
+
+def check_flow_names(project: Project) -> Iterator[Problem]:
+    """Flow names and descriptions (ignoring punctuation) are unique."""
+    user_flows = {id(flow) for flow in _user_flows(project)}
+    for attribute, normalise in (("name", str), ("description", _without_punctuation)):
+        seen: dict[str, Flow] = {}
+        for flow in project.flows:
+            key = normalise(getattr(flow, attribute))
+            other = seen.setdefault(key, flow)
+            if other is not flow:
+                at = flow if id(flow) in user_flows else other
+                yield Problem(
+                    at.source,
+                    f"flows '{other.id}' and '{flow.id}' have the same {attribute}",
+                    f"give each flow its own {attribute}",
+                )
+
+
+def _without_punctuation(text: str) -> str:
+    return text.translate(str.maketrans("", "", string.punctuation)).strip()
+
+
+# -- coexistence (spec §2.12) ---------------------------------------------------------------
+
+
+def check_coexistence(project: Project) -> Iterator[Problem]:
+    config, domain = project.config, project.domain
+    routers = [c for c in config.pipeline if c.name in (INTENT_ROUTER, LLM_ROUTER)]
+    generators = [c for c in config.pipeline if c.name.endswith(LLM_COMMAND_GENERATOR_SUFFIX)]
+    if len({router.name for router in routers}) > 1:
+        yield Problem(
+            routers[1].source,
+            "both IntentBasedRouter and LLMBasedRouter are configured",
+            "keep one router",
+        )
+    if len(generators) > 1:
+        yield Problem(
+            generators[1].source,
+            "more than one LLM command generator is configured",
+            "keep one of them",
+        )
+    positions = {id(c): i for i, c in enumerate(config.pipeline)}
+    for router in routers:
+        if router.name == INTENT_ROUTER and any(
+            positions[id(g)] < positions[id(router)] for g in generators
+        ):
+            yield Problem(
+                router.source,
+                "IntentBasedRouter comes after an LLM command generator",
+                "move the router before the command generators",
+            )
+        yield from _router_setting_problems(router.name, router.options, router.source)
+    routing_slot = domain.slots.get(names.ROUTING_SLOT)
+    slot_at = _domain_at(project, f"slot:{names.ROUTING_SLOT}")
+    if routers and (routing_slot is None or routing_slot.type != "bool"):
+        yield Problem(
+            routers[0].source,
+            f"a router is configured, so the domain needs the bool slot '{names.ROUTING_SLOT}'",
+            f"declare `{names.ROUTING_SLOT}: {{type: bool, mappings: [{{type: from_llm}}]}}`",
+        )
+    if routing_slot is not None and not routers:
+        yield Problem(
+            slot_at,
+            f"the slot '{names.ROUTING_SLOT}' is declared but no router is configured",
+            "add a router to the pipeline or remove the slot",
+        )
+    if routing_slot is not None and not any(
+        m.type == "from_llm" and not m.conditions for m in routing_slot.mappings
+    ):
+        yield Problem(
+            slot_at,
+            f"routers set '{names.ROUTING_SLOT}' like an LLM, but its mappings do not allow it",
+            "give it the mapping `- type: from_llm`",
+            "warning",
+        )
+    if not routers and (routing_slot is None or routing_slot.type != "bool"):
+        for flow in _user_flows(project):
+            for step in flow.steps:
+                if isinstance(step, ActionStep) and step.action == names.ACTION_RESET_ROUTING:
+                    yield Problem(
+                        step.source,
+                        f"flow '{flow.id}' resets the routing, but there is no router",
+                        "remove the action_reset_routing step",
+                    )
+
+
+def _router_setting_problems(router: str, options: Any, source: Source) -> Iterator[Problem]:
+    for name, entry, key in ROUTER_SETTINGS:
+        optional = entry.endswith("?")
+        entry = entry.rstrip("?")
+        if name != router or (optional and entry not in options):
+            continue
+        settings = options.get(entry)
+        if not isinstance(settings, dict) or settings.get(key) is None:
+            yield Problem(
+                source, f"{router} needs `{entry}.{key}`", f"add `{key}:` under `{entry}:`"
+            )
+
+
+CHECKS: tuple[Check, ...] = (
+    check_stories_and_rules,
+    check_nlu_data,
+    check_intents_have_examples,
+    check_forms,
+    check_responses_of_actions,
+    check_slot_mappings,
+    check_flows,
+    check_flow_names,
+    check_coexistence,
+)
