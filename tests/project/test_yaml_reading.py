@@ -34,7 +34,9 @@ def test_only_true_and_false_are_booleans() -> None:
 
 
 def test_duplicate_keys_are_errors() -> None:
-    with pytest.raises(ProjectError, match=r"x.yml:3: error: duplicate key 'a' \(first written on line 1\)"):
+    with pytest.raises(
+        ProjectError, match=r"x.yml:3: error: duplicate key 'a' \(first written on line 1\)"
+    ):
         parse_yaml("a: 1\nb: 2\na: 3\n", "x.yml")
 
 
@@ -58,7 +60,9 @@ def test_env_expansion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_env_variable_is_an_error_with_its_place(tmp_path: Path) -> None:
     path = tmp_path / "endpoints.yml"
     path.write_text("a: 1\nurl: http://${TANDEM_SURELY_UNSET}/x\n")
-    with pytest.raises(ProjectError, match=r"endpoints.yml:2: error: environment variable\(s\) not set"):
+    with pytest.raises(
+        ProjectError, match=r"endpoints.yml:2: error: environment variable\(s\) not set"
+    ):
         read_yaml(path)
 
 

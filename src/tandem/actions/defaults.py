@@ -175,11 +175,9 @@ async def _two_stage_fallback(tracker: Tracker, context: ActionContext) -> list[
             ActionExecuted(name=names.ACTION_LISTEN),
             *_latest_message_copy(tracker, certain=True),
         ]
-    if intents[-2:] == [fallback, fallback] or intents[-3:] == [
-        out_of_scope,
-        fallback,
-        out_of_scope,
-    ]:
+    two_unclear = intents[-2:] == [fallback, fallback]
+    denied_twice = intents[-3:] == [out_of_scope, fallback, out_of_scope]
+    if two_unclear or denied_twice:
         return [ActiveLoop(name=None), *await _default_fallback(tracker, context)]
     if intents[-1] == fallback:
         return await _ask_affirmation(tracker, context)

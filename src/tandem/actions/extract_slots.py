@@ -60,7 +60,7 @@ class ExtractSlotsAction(Action):
         if domain.has_routing_slot:
             calm_slots = frozenset(context.services.get(CALM_SLOT_NAMES_SERVICE, ()))
             slots = [slot for slot in slots if fill_in_this_system(slot, calm_turn, calm_slots)]
-        events: list[Event] = [] if calm_turn else mapping_events(slots, tracker, domain)
+        events: list[Event] = [] if calm_turn else _mapping_events(slots, tracker, domain)
         events += await _mapping_action_events(slots, tracker, events, context)
         if not calm_turn and domain.is_custom_action(names.ACTION_VALIDATE_SLOT_MAPPINGS):
             events = await _validated(events, tracker, context)
@@ -138,7 +138,7 @@ def _activated_after_latest_message(tracker: Tracker) -> bool:
     return False
 
 
-def mapping_events(slots: Iterable[Slot], tracker: Tracker, domain: Domain) -> list[Event]:
+def _mapping_events(slots: Iterable[Slot], tracker: Tracker, domain: Domain) -> list[Event]:
     """``slot`` events from the predefined mappings of ``slots`` for the latest message."""
     turn = _Turn.of(tracker, domain)
     events: list[Event] = []

@@ -14,6 +14,7 @@ from tandem import __version__
 # verb path -> (module, help); modules expose ``add_arguments(parser, verb)`` and ``run(args)``.
 _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("init",): ("tandem.cli.init", "create a starter assistant"),
+    ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
 }
 
 
@@ -25,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
     groups: dict[tuple[str, ...], argparse._SubParsersAction] = {}  # type: ignore[type-arg]
     for path, (module_name, help_text) in _COMMANDS.items():
+        for depth in range(1, len(path)):  # group verbs like ``data`` have no command of their own
+            group = path[:depth]
+            if group not in parsers:
+                parsers[group] = _group(groups, parsers, group)
         parent = path[:-1]
         if parent not in groups:
             groups[parent] = parsers[parent].add_subparsers(metavar="COMMAND")
@@ -34,6 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(_run=module.run, _verb=" ".join(path))
         parsers[path] = sub
     return parser
+
+
+def _group(
+    groups: dict[tuple[str, ...], argparse._SubParsersAction],  # type: ignore[type-arg]
+    parsers: dict[tuple[str, ...], argparse.ArgumentParser],
+    path: tuple[str, ...],
+) -> argparse.ArgumentParser:
+    parent = path[:-1]
+    if parent not in groups:
+        groups[parent] = parsers[parent].add_subparsers(metavar="COMMAND")
+    return groups[parent].add_parser(path[-1], help=f"{path[-1]} commands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

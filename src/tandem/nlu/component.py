@@ -30,6 +30,8 @@ class Component:
     name: ClassVar[str]
     defaults: ClassVar[Mapping[str, Any]] = {}
     choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    # Accepted types where the default's type is too narrow (e.g. min_df: count or proportion).
+    types: ClassVar[Mapping[str, tuple[type, ...]]] = {}
     # Options the reference accepts that change nothing here (e.g. neural-network epochs).
     ignored: ClassVar[frozenset[str]] = frozenset()
     # What the component needs from earlier components and what it adds to the message:
@@ -54,8 +56,10 @@ class Component:
                 raise NluError(
                     f"{cls.name}: unknown option '{key}'" + (f" ({hint})" if hint else "")
                 )
-            if key in cls.defaults:
-                _check_type(cls.name, key, value, cls.defaults[key])
+            if key in cls.types:
+                _check_type(cls.name, key, value, cls.types[key])
+            elif key in cls.defaults:
+                _check_type(cls.name, key, value, _type_of(cls.defaults[key]))
             if key in cls.choices and value not in cls.choices[key]:
                 allowed = ", ".join(repr(choice) for choice in cls.choices[key])
                 raise NluError(f"{cls.name}: option '{key}' is {value!r}, expected one of {allowed}")
@@ -83,16 +87,20 @@ class Component:
         """Read back what persist() wrote."""
 
 
-def _check_type(component: str, key: str, value: Any, default: Any) -> None:
+def _type_of(default: Any) -> tuple[type, ...]:
+    """Types accepted for an option with this default; () accepts anything."""
     if default is None:
-        return
-    expected: tuple[type, ...]
+        return ()
     if isinstance(default, bool):
-        expected = (bool,)
-    elif isinstance(default, int | float):
-        expected = (int, float) if isinstance(default, float) else (int,)
-    else:
-        expected = (type(default),)
+        return (bool,)
+    if isinstance(default, float):
+        return (int, float)  # YAML writes `max_df: 1` for 1.0
+    return (type(default),)
+
+
+def _check_type(component: str, key: str, value: Any, expected: tuple[type, ...]) -> None:
+    if not expected:
+        return
     # bool is an int in Python, but `max_iter: true` is a mistake, not a number.
     if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in expected)

@@ -12,6 +12,11 @@ import scipy.sparse as sp
 from tandem.project.training_data import NluExample
 
 
+def base_intent(intent: str) -> str:
+    """The intent a classifier learns: ``faq`` for the retrieval intent ``faq/ask_name``."""
+    return intent.split("/", 1)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     text: str

@@ -6,12 +6,11 @@ import re
 from typing import Any
 
 from tandem.nlu.component import Component, NluError
-from tandem.nlu.message import Message, Token
+from tandem.nlu.message import Message, Token, base_intent
 from tandem.project.training_data import NluData
 
-# A whitespace-separated chunk minus leading/trailing punctuation: "Berlin?" -> "Berlin",
-# while inner punctuation stays ("don't", "3.5", "e-mail").
-_WORD = re.compile(r"[^\W_]\S*[^\W_]|[^\W_]|\S*_\S*")
+# A token is a whitespace-separated chunk minus leading/trailing punctuation: "Berlin?" ->
+# "Berlin", while inner punctuation stays ("don't", "3.5", "e-mail").
 _EDGE_PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
 
 
@@ -62,7 +61,7 @@ class WhitespaceTokenizer(Component):
         for message in messages:
             self.process(message)
             if message.example is not None and message.example.intent:
-                message.intent_tokens = self.split_intent(message.example.intent)
+                message.intent_tokens = self.split_intent(base_intent(message.example.intent))
 
     def process(self, message: Message) -> None:
         message.tokens = self.tokenize(message.text)

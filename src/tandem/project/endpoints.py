@@ -84,7 +84,7 @@ def load_endpoints(path: Path | str, warnings: list[Problem] | None = None) -> E
                 endpoints[key] = endpoint_config(data[key], data.at(key), f"`{key}`")
     groups: tuple[ModelGroup, ...] = ()
     with gather(problems):
-        groups = _model_groups(data)
+        groups = _model_groups(data, problems)
     raise_errors(problems, warnings)
     return Endpoints(**endpoints, model_groups=groups, raw=plain(data))
 
@@ -105,26 +105,32 @@ def endpoint_config(value: Any, source: Source, what: str) -> EndpointConfig:
     return EndpointConfig(**generic, type=None if kind is None else str(kind), kwargs=kwargs)
 
 
-def _model_groups(data: YamlMap) -> tuple[ModelGroup, ...]:
+def _model_groups(data: YamlMap, problems: list[Problem]) -> tuple[ModelGroup, ...]:
     if data.get("model_groups") is None:
         return ()
     items = as_list(data["model_groups"], data.at("model_groups"), "`model_groups`")
-    groups: list[ModelGroup] = []
+    groups: dict[str, ModelGroup] = {}
     for index, item in enumerate(items):
-        group = as_map(item, items.at(index), "a model group")
-        if "id" not in group:
-            raise ProjectError(group.source, "a model group has no `id`", "add `id: <name>`")
-        group_id = str(group["id"])
-        if any(g.id == group_id for g in groups):
-            raise ProjectError(
-                group.at("id"), f"model group '{group_id}' is defined twice", "rename one of them"
-            )
-        models = as_list(
-            group.get("models"), group.at("models"), f"`models` of model group '{group_id}'"
-        )
-        configs = tuple(plain(as_map(m, models.at(i), "a model")) for i, m in enumerate(models))
-        groups.append(ModelGroup(group_id, configs))
-    return tuple(groups)
+        with gather(problems):
+            group = _model_group(item, items.at(index))
+            if group.id in groups:
+                raise ProjectError(
+                    items.at(index), f"model group '{group.id}' is defined twice", "rename one"
+                )
+            groups[group.id] = group
+    return tuple(groups.values())
+
+
+def _model_group(item: Any, source: Source) -> ModelGroup:
+    group = as_map(item, source, "a model group")
+    if "id" not in group:
+        raise ProjectError(source, "a model group has no `id`", "add `id: <name>`")
+    group_id = str(group["id"])
+    what = f"`models` of model group '{group_id}'"
+    models = as_list(group.get("models"), group.at("models"), what)
+    return ModelGroup(
+        group_id, tuple(plain(as_map(m, models.at(i), "a model")) for i, m in enumerate(models))
+    )
 
 
 def load_credentials(path: Path | str) -> Mapping[str, Mapping[str, Any] | None]:

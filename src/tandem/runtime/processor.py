@@ -201,7 +201,7 @@ class _Turn:
     def _predict(self) -> tuple[str, Prediction | None]:
         followup = self.tracker.followup_action
         if followup is not None:
-            if self.assistant.actions.has(followup):
+            if followup in self.assistant.actions:
                 return followup, None
             log.warning("follow-up action '%s' is unknown; predicting instead", followup)
         domain = self.assistant.domain

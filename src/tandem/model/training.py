@@ -1,0 +1,117 @@
+"""``tandem train``: turn a project into a model archive.
+
+The archive holds a snapshot of the project files the runtime needs (config, domain, flows),
+each trained component's data under ``components/``, and ``metadata.json``. Training is
+skipped when the newest archive was trained from identical inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tandem import __version__
+from tandem.model.archive import (
+    METADATA_FILE,
+    archive_name,
+    newest_archive,
+    read_archive_metadata,
+    write_archive,
+)
+from tandem.model.fingerprint import fingerprint
+from tandem.nlu.pipeline import NON_NLU_COMPONENTS, NluPipeline
+from tandem.project.loader import Project
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_DIR = "project"
+NLU_DIR = "components/nlu"
+
+# ``training_type`` values of the reference's metadata.
+TRAINING_TYPE_NLU = 1
+TRAINING_TYPE_BOTH = 3
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    archive: Path
+    skipped: bool  # nothing changed since ``archive`` was trained
+
+
+def train(
+    project: Project,
+    out: Path,
+    *,
+    fixed_model_name: str | None = None,
+    force: bool = False,
+    nlu_only: bool = False,
+) -> TrainResult:
+    paths = project.paths
+    inputs = [paths.config, paths.domain, *paths.data]
+    digest = fingerprint(inputs, "nlu-only" if nlu_only else "full")
+    if not force:
+        previous = _previous_archive(out, fixed_model_name)
+        if previous is not None and (read_archive_metadata(previous) or {}).get("fingerprint") == digest:
+            return TrainResult(previous, skipped=True)
+
+    with tempfile.TemporaryDirectory(prefix="tandem-train-") as staging_name:
+        staging = Path(staging_name)
+        _snapshot_project(project, staging / SNAPSHOT_DIR)
+        nlu_components = [(c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS]
+        started = time.perf_counter()
+        pipeline = NluPipeline.train(nlu_components, project.data.nlu, language=project.config.language or "en")
+        pipeline.persist(staging / NLU_DIR)
+        log.info("trained the NLU pipeline in %.2f s", time.perf_counter() - started)
+        metadata = _metadata(project, digest, nlu_only)
+        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+        prefix = "nlu-" if nlu_only else ""
+        target = out / archive_name(fixed_model_name, prefix)
+        write_archive(staging, target)
+    return TrainResult(target, skipped=False)
+
+
+def _previous_archive(out: Path, fixed_model_name: str | None) -> Path | None:
+    if fixed_model_name:
+        candidate = out / archive_name(fixed_model_name)
+        return candidate if candidate.is_file() else None
+    return newest_archive(out)
+
+
+def _metadata(project: Project, digest: str, nlu_only: bool) -> dict[str, Any]:
+    config = project.config
+    return {
+        "model_id": uuid.uuid4().hex,
+        "assistant_id": config.assistant_id or "",
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "tandem_version": __version__,
+        "fingerprint": digest,
+        "training_type": TRAINING_TYPE_NLU if nlu_only else TRAINING_TYPE_BOTH,
+        "language": config.language,
+        "pipeline": [{"name": c.name, **dict(c.options)} for c in config.pipeline],
+        "policies": [] if nlu_only else [{"name": c.name, **dict(c.options)} for c in config.policies],
+        "domain": project.domain.as_dict(),
+    }
+
+
+def _snapshot_project(project: Project, target: Path) -> None:
+    """Copy the files the runtime re-reads at load time: config, domain, flow files."""
+    target.mkdir(parents=True)
+    shutil.copyfile(project.paths.config, target / "config.yml")
+    domain = project.paths.domain
+    if domain.is_dir():
+        shutil.copytree(domain, target / "domain", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    else:
+        (target / "domain").mkdir()
+        shutil.copyfile(domain, target / "domain" / "domain.yml")
+    flows_dir = target / "flows"
+    flows_dir.mkdir()
+    flow_files = sorted({flow.file_path for flow in project.flows.user_flows if flow.file_path})
+    for index, path in enumerate(flow_files):
+        shutil.copyfile(path, flows_dir / f"{index:03d}_{Path(path).name}")
