@@ -7,8 +7,15 @@ from tandem.cli.main import main
 
 def test_init_writes_the_starter_project(tmp_path: Path, capsys) -> None:
     assert main(["init", str(tmp_path / "bot")]) == 0
-    for name in ("config.yml", "endpoints.yml", "credentials.yml", "data/flows.yml", "data/nlu.yml",
-                 "data/rules.yml", "domain/orders.yml"):
+    for name in (
+        "config.yml",
+        "endpoints.yml",
+        "credentials.yml",
+        "data/flows.yml",
+        "data/nlu.yml",
+        "data/rules.yml",
+        "domain/orders.yml",
+    ):
         assert (tmp_path / "bot" / name).is_file(), name
 
 

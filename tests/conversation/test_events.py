@@ -34,8 +34,14 @@ WIRE_EVENTS = [
         "event": "bot",
         "timestamp": TS,
         "text": "Hi!",
-        "data": {"elements": None, "quick_replies": None, "buttons": [{"title": "A", "payload": "/a"}],
-                 "attachment": None, "image": None, "custom": None},
+        "data": {
+            "elements": None,
+            "quick_replies": None,
+            "buttons": [{"title": "A", "payload": "/a"}],
+            "attachment": None,
+            "image": None,
+            "custom": None,
+        },
         "metadata": {"utter_action": "utter_greet"},
     },
     {"event": "slot", "timestamp": TS, "name": "city", "value": "berlin"},
@@ -53,7 +59,13 @@ WIRE_EVENTS = [
     {"event": "active_loop", "timestamp": TS, "name": "restaurant_form"},
     {"event": "active_loop", "timestamp": TS, "name": None},
     {"event": "loop_interrupted", "timestamp": TS, "is_interrupted": True},
-    {"event": "action_execution_rejected", "timestamp": TS, "name": "f", "policy": "RulePolicy", "confidence": 0.8},
+    {
+        "event": "action_execution_rejected",
+        "timestamp": TS,
+        "name": "f",
+        "policy": "RulePolicy",
+        "confidence": 0.8,
+    },
     {"event": "restart", "timestamp": TS},
     {"event": "session_started", "timestamp": TS},
     {"event": "rewind", "timestamp": TS},
@@ -77,8 +89,17 @@ WIRE_EVENTS = [
     {"event": "inactive", "timestamp": TS},
     {"event": "session_ended", "timestamp": TS},
     {"event": "routing_session_ended", "timestamp": TS},
-    {"event": "stack", "timestamp": TS, "update": '[{"op": "add", "path": "/0", "value": {"frame_id": "X"}}]'},
-    {"event": "flow_started", "timestamp": TS, "flow_id": "transfer_money", "metadata": {"step_id": "START"}},
+    {
+        "event": "stack",
+        "timestamp": TS,
+        "update": '[{"op": "add", "path": "/0", "value": {"frame_id": "X"}}]',
+    },
+    {
+        "event": "flow_started",
+        "timestamp": TS,
+        "flow_id": "transfer_money",
+        "metadata": {"step_id": "START"},
+    },
     {"event": "flow_interrupted", "timestamp": TS, "flow_id": "a", "step_id": "s1"},
     {"event": "flow_resumed", "timestamp": TS, "flow_id": "a", "step_id": "s1"},
     {"event": "flow_completed", "timestamp": TS, "flow_id": "a", "step_id": "s2"},
@@ -104,7 +125,12 @@ def test_every_registered_type_is_covered() -> None:
 
 def test_reading_fills_the_typed_fields() -> None:
     slot = ev.Event.from_dict({"event": "slot", "name": "x", "value": [1, 2], "timestamp": 3})
-    assert isinstance(slot, ev.SlotSet) and slot.name == "x" and slot.value == [1, 2] and slot.timestamp == 3.0
+    assert (
+        isinstance(slot, ev.SlotSet)
+        and slot.name == "x"
+        and slot.value == [1, 2]
+        and slot.timestamp == 3.0
+    )
     user = ev.Event.from_dict(WIRE_EVENTS[0])
     assert isinstance(user, ev.UserUttered)
     assert user.intent_name == "inform" and user.entities[0]["value"] == "berlin"
@@ -119,24 +145,32 @@ def test_missing_timestamp_means_now_and_missing_fields_take_defaults() -> None:
 def test_legacy_form_events_are_read_under_their_new_names() -> None:
     loop = ev.Event.from_dict({"event": "form", "name": "my_form", "timestamp": TS})
     assert isinstance(loop, ev.ActiveLoop) and loop.as_dict()["event"] == "active_loop"
-    validation = ev.Event.from_dict({"event": "form_validation", "validate": False, "timestamp": TS})
+    validation = ev.Event.from_dict(
+        {"event": "form_validation", "validate": False, "timestamp": TS}
+    )
     assert isinstance(validation, ev.LoopInterrupted) and validation.is_interrupted is True
 
 
 def test_topic_events_are_dropped_and_unknown_ones_are_kept() -> None:
-    events = ev.events_from_dicts([{"event": "topic", "topic": "x"}, {"event": "tts_finished", "x": 1}])
+    events = ev.events_from_dicts(
+        [{"event": "topic", "topic": "x"}, {"event": "tts_finished", "x": 1}]
+    )
     assert len(events) == 1 and isinstance(events[0], ev.OpaqueEvent)
     assert events[0].as_dict()["x"] == 1
 
 
 def test_cancel_reminder_keeps_its_selection_in_memory_but_not_on_the_wire() -> None:
-    event = ev.Event.from_dict({"event": "cancel_reminder", "name": "r1", "intent": "i", "timestamp": TS})
+    event = ev.Event.from_dict(
+        {"event": "cancel_reminder", "name": "r1", "intent": "i", "timestamp": TS}
+    )
     assert isinstance(event, ev.ReminderCancelled) and event.name == "r1"
     assert event.as_dict() == {"event": "cancel_reminder", "timestamp": TS}
 
 
 def test_user_parse_data_from_legacy_top_level_fields() -> None:
-    event = ev.Event.from_dict({"event": "user", "text": "hi", "intent": {"name": "greet"}, "entities": []})
+    event = ev.Event.from_dict(
+        {"event": "user", "text": "hi", "intent": {"name": "greet"}, "entities": []}
+    )
     assert isinstance(event, ev.UserUttered) and event.intent_name == "greet"
 
 

@@ -55,7 +55,13 @@ def test_restart_resets_everything_and_queues_a_session_start() -> None:
 
 
 def test_rewind_removes_the_user_turn_and_its_listen() -> None:
-    events = [*started(), user("hi"), slot("city", "Rome"), action("utter_x"), ev.UserUtteranceReverted()]
+    events = [
+        *started(),
+        user("hi"),
+        slot("city", "Rome"),
+        action("utter_x"),
+        ev.UserUtteranceReverted(),
+    ]
     tracker = Tracker("t", SLOTS, events)
     assert tracker.applied_events() == []  # session_started already cleared what was before
     assert tracker.get_slot("city") is None and tracker.latest_message is None
@@ -91,9 +97,13 @@ def test_routing_session_ended_keeps_only_shared_slots() -> None:
 
 
 def test_stack_events_apply_json_patches() -> None:
-    push = [{"op": "add", "path": "/0", "value": {"frame_id": "A", "flow_id": "f", "step_id": "START"}}]
+    push = [
+        {"op": "add", "path": "/0", "value": {"frame_id": "A", "flow_id": "f", "step_id": "START"}}
+    ]
     move = [{"op": "replace", "path": "/0/step_id", "value": "s1"}]
-    tracker = Tracker("t", SLOTS, [ev.DialogueStackUpdated(update=json.dumps(p)) for p in (push, move)])
+    tracker = Tracker(
+        "t", SLOTS, [ev.DialogueStackUpdated(update=json.dumps(p)) for p in (push, move)]
+    )
     assert tracker.stack == [{"frame_id": "A", "flow_id": "f", "step_id": "s1"}]
 
 
@@ -142,9 +152,17 @@ def test_form_turns_on_the_happy_path_collapse_in_applied_events() -> None:
         user("Thai"),
         action("form"),
     ]
-    kinds = [(e.type_name, getattr(e, "name", None) or getattr(e, "text", None)) for e in applied_events(events)]
+    kinds = [
+        (e.type_name, getattr(e, "name", None) or getattr(e, "text", None))
+        for e in applied_events(events)
+    ]
     # the repeated form turns vanish, their slot events stay
-    assert kinds == [("user", "book a table"), ("action", "form"), ("active_loop", "form"), ("slot", "city")]
+    assert kinds == [
+        ("user", "book a table"),
+        ("action", "form"),
+        ("active_loop", "form"),
+        ("slot", "city"),
+    ]
 
 
 def test_an_unhappy_path_keeps_the_form_turns() -> None:
@@ -169,7 +187,10 @@ def test_tracker_json_has_the_reference_shape() -> None:
     assert set(state["slots"]) == set(SLOTS) and len(state["events"]) == 4
     assert tracker.current_state("NONE")["events"] is None
     restarted = Tracker("b", SLOTS, [user("a"), ev.Restarted(), user("b")])
-    assert [e["event"] for e in restarted.current_state("AFTER_RESTART")["events"]] == ["restart", "user"]
+    assert [e["event"] for e in restarted.current_state("AFTER_RESTART")["events"]] == [
+        "restart",
+        "user",
+    ]
 
 
 def test_copy_is_independent() -> None:

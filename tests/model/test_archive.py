@@ -62,7 +62,11 @@ def _tar_with(tmp_path: Path, name: str, data: bytes, kind: bytes = tarfile.REGT
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("model.pkl", tarfile.REGTYPE), ("../escape.json", tarfile.REGTYPE), ("link.json", tarfile.SYMTYPE)],
+    [
+        ("model.pkl", tarfile.REGTYPE),
+        ("../escape.json", tarfile.REGTYPE),
+        ("link.json", tarfile.SYMTYPE),
+    ],
 )
 def test_unsafe_archives_are_refused(tmp_path: Path, name: str, kind: bytes) -> None:
     with pytest.raises(ArchiveError):

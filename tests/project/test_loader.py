@@ -61,7 +61,7 @@ def test_bank_project_parts() -> None:
     # Every flow (user flows and default patterns) is also an action.
     assert "flow_block_card" in domain.action_names and "flow_pattern_search" in domain.action_names
     assert project.flows.get("pattern_completed").file_path.endswith("data/flows.yml")
-    assert [rule.name for rule in project.data.rules][0] == "answer a greeting"
+    assert project.data.rules[0].name == "answer a greeting"
     assert project.paths.domain == ACCEPTANCE / "bank" / "domain"
 
 

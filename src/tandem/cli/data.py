@@ -9,7 +9,9 @@ from tandem.cli.project_args import add_project_arguments, load_project_or_repor
 
 def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     add_project_arguments(parser)
-    parser.add_argument("--fail-on-warnings", action="store_true", help="exit non-zero on warnings too")
+    parser.add_argument(
+        "--fail-on-warnings", action="store_true", help="exit non-zero on warnings too"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,12 +12,21 @@ if TYPE_CHECKING:
 
 
 def add_project_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", default="config.yml", help="the config file (default: config.yml)")
     parser.add_argument(
-        "-d", "--domain", default="domain", help="domain file or folder (default: domain.yml, else domain/)"
+        "-c", "--config", default="config.yml", help="the config file (default: config.yml)"
     )
-    parser.add_argument("--data", nargs="+", default=["data"], help="training data files or folders (default: data)")
-    parser.add_argument("--endpoints", default="endpoints.yml", help="endpoints file (default: endpoints.yml)")
+    parser.add_argument(
+        "-d",
+        "--domain",
+        default="domain",
+        help="domain file or folder (default: domain.yml, else domain/)",
+    )
+    parser.add_argument(
+        "--data", nargs="+", default=["data"], help="training data files or folders (default: data)"
+    )
+    parser.add_argument(
+        "--endpoints", default="endpoints.yml", help="endpoints file (default: endpoints.yml)"
+    )
 
 
 def load_project_or_report(args: argparse.Namespace) -> Project | None:
@@ -27,7 +36,11 @@ def load_project_or_report(args: argparse.Namespace) -> Project | None:
 
     try:
         return load_project(
-            Path("."), config=args.config, domain=args.domain, data=args.data, endpoints=args.endpoints
+            Path("."),
+            config=args.config,
+            domain=args.domain,
+            data=args.data,
+            endpoints=args.endpoints,
         )
     except ProjectError as error:
         for problem in error.problems:

@@ -11,10 +11,16 @@ from tandem.cli.project_args import add_project_arguments, load_project_or_repor
 
 def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     add_project_arguments(parser)
-    parser.add_argument("--out", default="models", help="folder for the model archive (default: models)")
-    parser.add_argument("--fixed-model-name", help="file name of the archive instead of a timestamp")
+    parser.add_argument(
+        "--out", default="models", help="folder for the model archive (default: models)"
+    )
+    parser.add_argument(
+        "--fixed-model-name", help="file name of the archive instead of a timestamp"
+    )
     parser.add_argument("--force", action="store_true", help="train even if nothing changed")
-    parser.add_argument("--skip-validation", action="store_true", help="do not validate the project first")
+    parser.add_argument(
+        "--skip-validation", action="store_true", help="do not validate the project first"
+    )
     parser.set_defaults(nlu_only=verb == "train nlu")
 
 
@@ -31,10 +37,17 @@ def run(args: argparse.Namespace) -> int:
         for problem in errors:
             print(problem, file=sys.stderr)
         if errors:
-            print(f"{len(errors)} error(s) in the project; fix them or use --skip-validation.", file=sys.stderr)
+            print(
+                f"{len(errors)} error(s) in the project; fix them or use --skip-validation.",
+                file=sys.stderr,
+            )
             return 1
     result = train(
-        project, Path(args.out), fixed_model_name=args.fixed_model_name, force=args.force, nlu_only=args.nlu_only
+        project,
+        Path(args.out),
+        fixed_model_name=args.fixed_model_name,
+        force=args.force,
+        nlu_only=args.nlu_only,
     )
     if result.skipped:
         print(f"Nothing changed since the last training; the model is {result.archive}")

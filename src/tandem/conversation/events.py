@@ -205,7 +205,12 @@ class SlotSet(Event):
     filled_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data = {"event": self.type_name, "timestamp": self.timestamp, "name": self.name, "value": self.value}
+        data = {
+            "event": self.type_name,
+            "timestamp": self.timestamp,
+            "name": self.name,
+            "value": self.value,
+        }
         if self.filled_by is not None:
             data["filled_by"] = self.filled_by
         if self.metadata:
@@ -388,7 +393,12 @@ class _FlowEvent(Event):
     step_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data = {"event": self.type_name, "timestamp": self.timestamp, "flow_id": self.flow_id, "step_id": self.step_id}
+        data = {
+            "event": self.type_name,
+            "timestamp": self.timestamp,
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+        }
         if self.metadata:
             data["metadata"] = self.metadata
         return data
@@ -399,7 +409,11 @@ class FlowStarted(_FlowEvent):
     type_name: ClassVar[str] = "flow_started"
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"event": self.type_name, "timestamp": self.timestamp, "flow_id": self.flow_id}
+        data: dict[str, Any] = {
+            "event": self.type_name,
+            "timestamp": self.timestamp,
+            "flow_id": self.flow_id,
+        }
         if self.metadata:
             data["metadata"] = self.metadata
         return data
@@ -436,4 +450,8 @@ class OpaqueEvent(Event):
         return str(self.payload.get("event"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.payload, "timestamp": self.timestamp, **({"metadata": self.metadata} if self.metadata else {})}
+        return {
+            **self.payload,
+            "timestamp": self.timestamp,
+            **({"metadata": self.metadata} if self.metadata else {}),
+        }

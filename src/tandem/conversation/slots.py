@@ -63,7 +63,9 @@ class SlotMapping:
     def is_nlu(self) -> bool:
         return self.type in NLU_MAPPING_TYPES
 
-    def intent_allows(self, intent: str | None, extra_excluded: frozenset[str] = frozenset()) -> bool:
+    def intent_allows(
+        self, intent: str | None, extra_excluded: frozenset[str] = frozenset()
+    ) -> bool:
         """The mapping's ``intent``/``not_intent`` filter (plus e.g. a form's ignored intents)."""
         if self.intent:
             return intent in self.intent and intent not in self.not_intent

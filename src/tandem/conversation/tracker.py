@@ -281,7 +281,9 @@ def _user(tracker: Tracker, event: ev.UserUttered) -> None:
 def _action(tracker: Tracker, event: ev.ActionExecuted) -> None:
     state = tracker._state
     state.latest_action = (
-        {"action_name": event.name} if event.name is not None else {"action_text": event.action_text}
+        {"action_name": event.name}
+        if event.name is not None
+        else {"action_text": event.action_text}
     )
     state.followup_action = None
     if state.active_loop is not None:
@@ -359,7 +361,9 @@ _APPLY: dict[type[ev.Event], Callable[[Tracker, Any], None]] = {
     ev.SessionStarted: lambda tracker, event: tracker._reset(),
     ev.RoutingSessionEnded: _routing_session_ended,
     ev.AllSlotsReset: _reset_slots,
-    ev.FollowupAction: lambda tracker, event: setattr(tracker._state, "followup_action", event.name),
+    ev.FollowupAction: lambda tracker, event: setattr(
+        tracker._state, "followup_action", event.name
+    ),
     ev.ConversationPaused: _set("paused", True),
     ev.ConversationResumed: lambda tracker, event: (
         setattr(tracker._state, "paused", False),
@@ -439,6 +443,8 @@ def _collapse_loop_turns(applied: list[ev.Event], loop: str | None) -> None:
             tail = applied[index + 1 :]
             del applied[index + 1 :]
             applied.extend(
-                e for e in tail if not isinstance(e, (ev.ActionExecuted, ev.UserUttered, ev.UserFeaturization))
+                e
+                for e in tail
+                if not isinstance(e, (ev.ActionExecuted, ev.UserUttered, ev.UserFeaturization))
             )
             return

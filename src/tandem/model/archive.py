@@ -18,10 +18,50 @@ from typing import Any
 METADATA_FILE = "metadata.json"
 DATA_SUFFIXES = frozenset({".json", ".yml", ".yaml", ".npy", ".npz", ".txt", ".jinja2"})
 
-_ADJECTIVES = ("amber", "brisk", "calm", "deep", "eager", "fair", "gentle", "humble", "keen", "lively",
-               "mellow", "nimble", "quiet", "rapid", "steady", "tidy", "vivid", "warm", "witty", "young")
-_NOUNS = ("anchor", "beacon", "canyon", "delta", "ember", "falcon", "garden", "harbor", "island", "jetty",
-          "lantern", "meadow", "orchard", "pebble", "river", "summit", "tandem", "valley", "willow", "zephyr")
+_ADJECTIVES = (
+    "amber",
+    "brisk",
+    "calm",
+    "deep",
+    "eager",
+    "fair",
+    "gentle",
+    "humble",
+    "keen",
+    "lively",
+    "mellow",
+    "nimble",
+    "quiet",
+    "rapid",
+    "steady",
+    "tidy",
+    "vivid",
+    "warm",
+    "witty",
+    "young",
+)
+_NOUNS = (
+    "anchor",
+    "beacon",
+    "canyon",
+    "delta",
+    "ember",
+    "falcon",
+    "garden",
+    "harbor",
+    "island",
+    "jetty",
+    "lantern",
+    "meadow",
+    "orchard",
+    "pebble",
+    "river",
+    "summit",
+    "tandem",
+    "valley",
+    "willow",
+    "zephyr",
+)
 
 
 class ArchiveError(Exception):
@@ -72,7 +112,9 @@ def unpack_archive(archive: Path, target_dir: Path | None = None) -> Path:
 
 def _check_member_name(name: str) -> None:
     if Path(name).suffix not in DATA_SUFFIXES:
-        raise ArchiveError(f"'{name}' is not a data file; model archives hold only {sorted(DATA_SUFFIXES)}")
+        raise ArchiveError(
+            f"'{name}' is not a data file; model archives hold only {sorted(DATA_SUFFIXES)}"
+        )
 
 
 def read_metadata(model_dir: Path) -> dict[str, Any]:

@@ -16,7 +16,9 @@ def project_files(paths: Iterable[Path]) -> list[Path]:
         if path.is_file():
             found.add(path)
         elif path.is_dir():
-            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix in (".yml", ".yaml"))
+            found.update(
+                p for p in path.rglob("*") if p.is_file() and p.suffix in (".yml", ".yaml")
+            )
     return sorted(found)
 
 

@@ -58,15 +58,22 @@ def train(
     digest = fingerprint(inputs, "nlu-only" if nlu_only else "full")
     if not force:
         previous = _previous_archive(out, fixed_model_name)
-        if previous is not None and (read_archive_metadata(previous) or {}).get("fingerprint") == digest:
+        if (
+            previous is not None
+            and (read_archive_metadata(previous) or {}).get("fingerprint") == digest
+        ):
             return TrainResult(previous, skipped=True)
 
     with tempfile.TemporaryDirectory(prefix="tandem-train-") as staging_name:
         staging = Path(staging_name)
         _snapshot_project(project, staging / SNAPSHOT_DIR)
-        nlu_components = [(c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS]
+        nlu_components = [
+            (c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS
+        ]
         started = time.perf_counter()
-        pipeline = NluPipeline.train(nlu_components, project.data.nlu, language=project.config.language or "en")
+        pipeline = NluPipeline.train(
+            nlu_components, project.data.nlu, language=project.config.language or "en"
+        )
         pipeline.persist(staging / NLU_DIR)
         log.info("trained the NLU pipeline in %.2f s", time.perf_counter() - started)
         metadata = _metadata(project, digest, nlu_only)
@@ -95,7 +102,9 @@ def _metadata(project: Project, digest: str, nlu_only: bool) -> dict[str, Any]:
         "training_type": TRAINING_TYPE_NLU if nlu_only else TRAINING_TYPE_BOTH,
         "language": config.language,
         "pipeline": [{"name": c.name, **dict(c.options)} for c in config.pipeline],
-        "policies": [] if nlu_only else [{"name": c.name, **dict(c.options)} for c in config.policies],
+        "policies": []
+        if nlu_only
+        else [{"name": c.name, **dict(c.options)} for c in config.policies],
         "domain": project.domain.as_dict(),
     }
 
@@ -106,7 +115,9 @@ def _snapshot_project(project: Project, target: Path) -> None:
     shutil.copyfile(project.paths.config, target / "config.yml")
     domain = project.paths.domain
     if domain.is_dir():
-        shutil.copytree(domain, target / "domain", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        shutil.copytree(
+            domain, target / "domain", ignore=shutil.ignore_patterns("*.py", "__pycache__")
+        )
     else:
         (target / "domain").mkdir()
         shutil.copyfile(domain, target / "domain" / "domain.yml")

@@ -40,7 +40,13 @@ class Prediction:
 
     @classmethod
     def for_action(
-        cls, domain: Domain, action: str, policy_name: str, priority: int, confidence: float = 1.0, **extra: Any
+        cls,
+        domain: Domain,
+        action: str,
+        policy_name: str,
+        priority: int,
+        confidence: float = 1.0,
+        **extra: Any,
     ) -> Prediction:
         vector = [0.0] * len(domain.action_names)
         vector[domain.action_index[action]] = confidence

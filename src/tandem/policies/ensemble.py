@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from tandem import names
-from tandem.conversation.events import ActionExecuted, ActionExecutionRejected, Event, UserFeaturization
+from tandem.conversation.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    Event,
+    UserFeaturization,
+)
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy, Prediction
 from tandem.project.domain import Domain
@@ -29,9 +34,11 @@ def choose(predictions: Sequence[Prediction], tracker: Tracker, domain: Domain) 
             replace(p, probabilities=(*p.probabilities[:index], 0.0, *p.probabilities[index + 1 :]))
             for p in predictions
         ]
-    pool: Sequence[Prediction] = [p for p in predictions if p.is_no_user_prediction] or [
-        p for p in predictions if p.is_end_to_end_prediction
-    ] or predictions
+    pool: Sequence[Prediction] = (
+        [p for p in predictions if p.is_no_user_prediction]
+        or [p for p in predictions if p.is_end_to_end_prediction]
+        or predictions
+    )
     best = pool[0]
     for candidate in pool[1:]:
         if (candidate.max_confidence, candidate.priority) > (best.max_confidence, best.priority):

@@ -122,7 +122,9 @@ class Domain:
                 included = set()
             else:
                 included = set(config.use_entities)
-            ignored = set(config.ignore_entities) | (default_ignored if config.use_entities is True else set())
+            ignored = set(config.ignore_entities) | (
+                default_ignored if config.use_entities is True else set()
+            )
             result[intent] = frozenset(
                 label for entity in included - ignored for label in self._labels(entity)
             )
@@ -130,7 +132,11 @@ class Domain:
 
     def _labels(self, entity: str) -> list[str]:
         config = self.entities.get(entity, EntityConfig())
-        return [entity, *(f"{entity}#{r}" for r in config.roles), *(f"{entity}#{g}" for g in config.groups)]
+        return [
+            entity,
+            *(f"{entity}#{r}" for r in config.roles),
+            *(f"{entity}#{g}" for g in config.groups),
+        ]
 
     @property
     def has_routing_slot(self) -> bool:
@@ -168,12 +174,18 @@ class Domain:
             "intents": intents,
             "entities": entities,
             "slots": {name: slot.as_dict() for name, slot in self.slots.items()},
-            "responses": {name: [dict(v) for v in variations] for name, variations in self.responses.items()},
+            "responses": {
+                name: [dict(v) for v in variations] for name, variations in self.responses.items()
+            },
             "actions": [
-                {a: {"send_domain": True}} if a in self.send_domain_actions else a for a in self.actions
+                {a: {"send_domain": True}} if a in self.send_domain_actions else a
+                for a in self.actions
             ],
             "forms": {
-                name: {"required_slots": list(form.required_slots), "ignored_intents": list(form.ignored_intents)}
+                name: {
+                    "required_slots": list(form.required_slots),
+                    "ignored_intents": list(form.ignored_intents),
+                }
                 for name, form in self.forms.items()
             },
             "session_config": {

@@ -413,7 +413,6 @@ def _mappings(
 ) -> tuple[SlotMapping, ...]:
     if "mappings" not in data:
         # [3.21] a slot without mappings can only be filled by an LLM (CALM command generators).
-        sources[f"slot:{name}:mapping:0"] = data.source
         return (SlotMapping("from_llm"),)
     items = as_list(data["mappings"], data.at("mappings"), f"`mappings` of {what}")
     mappings = []

@@ -27,7 +27,12 @@ class EntityAnnotation:
     group: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"entity": self.entity, "start": self.start, "end": self.end, "value": self.value}
+        data: dict[str, Any] = {
+            "entity": self.entity,
+            "start": self.start,
+            "end": self.end,
+            "value": self.value,
+        }
         if self.role is not None:
             data["role"] = self.role
         if self.group is not None:

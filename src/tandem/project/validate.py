@@ -61,9 +61,20 @@ def validate_project(project: Project) -> list[Problem]:
 def _undeclared(
     kind: str, name: str, choices: Iterable[str], source: Source, section: str
 ) -> Problem:
-    near = closest(name, choices)
+    near = _closest(name, choices)
     hint = f"did you mean '{near}'?" if near else f"declare it under `{section}:` in the domain"
     return Problem(source, f"{kind} '{name}' is not declared in the domain", hint)
+
+
+def _closest(name: str, choices: Iterable[str]) -> str | None:
+    """The likely intended name; the usual prefixes do not count as likeness."""
+    by_stem = {_stem(choice): choice for choice in choices}
+    near = closest(_stem(name), by_stem)
+    return None if near is None else by_stem[near]
+
+
+def _stem(name: str) -> str:
+    return name.removeprefix(names.RESPONSE_PREFIX).removeprefix("action_")
 
 
 def _domain_at(project: Project, *keys: str) -> Source:
@@ -77,7 +88,7 @@ def _action_problem(domain: Domain, name: str, source: Source) -> Problem | None
     if domain.has_action(name) or name in domain.actions:
         return None
     if name.startswith(names.RESPONSE_PREFIX):
-        near = closest(name, domain.responses)
+        near = _closest(name, domain.responses)
         hint = f"did you mean '{near}'?" if near else "add it under `responses:` in the domain"
         return Problem(source, f"response '{name}' is not defined", hint)
     return _undeclared("action", name, domain.action_names, source, "actions")

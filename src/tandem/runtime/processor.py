@@ -57,7 +57,9 @@ class MessageProcessor:
 
     # -- public entry points ------------------------------------------------------------
 
-    async def handle_message(self, message: UserMessage, sink: BotMessageSink | None = None) -> TurnResult:
+    async def handle_message(
+        self, message: UserMessage, sink: BotMessageSink | None = None
+    ) -> TurnResult:
         """Run one user turn under the conversation's lock and save the result."""
         async with self.lock_store.lock(message.sender_id):
             tracker = await self.fetch_tracker(message.sender_id)
@@ -92,7 +94,11 @@ class _Turn:
     """The mutable state of one turn: the tracker, the channel and the messages sent."""
 
     def __init__(
-        self, processor: MessageProcessor, tracker: Tracker, channel: str | None, sink: BotMessageSink | None
+        self,
+        processor: MessageProcessor,
+        tracker: Tracker,
+        channel: str | None,
+        sink: BotMessageSink | None,
     ) -> None:
         self.processor = processor
         self.assistant = processor.assistant
@@ -121,7 +127,9 @@ class _Turn:
         if not self._session_expired():
             return
         if metadata:
-            await self.append([ev.SlotSet(name=names.SLOT_SESSION_STARTED_METADATA, value=metadata)])
+            await self.append(
+                [ev.SlotSet(name=names.SLOT_SESSION_STARTED_METADATA, value=metadata)]
+            )
         await self.run_action(names.ACTION_SESSION_START, policy=None, confidence=1.0)
 
     def _session_expired(self) -> bool:
@@ -133,7 +141,9 @@ class _Turn:
         config = self.assistant.domain.session_config
         if not config.sessions_enabled or not config.start_session_after_expiry:
             return False
-        last_user = next((e for e in reversed(tracker.events) if isinstance(e, ev.UserUttered)), None)
+        last_user = next(
+            (e for e in reversed(tracker.events) if isinstance(e, ev.UserUttered)), None
+        )
         if last_user is None:
             return False
         return time.time() - last_user.timestamp > config.session_expiration_time * 60
@@ -177,7 +187,9 @@ class _Turn:
         while self._may_act():
             limit = self.assistant.max_predictions(self.tracker)
             if predicted >= limit:
-                log.warning("circuit breaker tripped for %s after %d actions", self.tracker.sender_id, limit)
+                log.warning(
+                    "circuit breaker tripped for %s after %d actions", self.tracker.sender_id, limit
+                )
                 return
             name, prediction = self._predict()
             predicted += 1
@@ -196,7 +208,9 @@ class _Turn:
         if tracker.terminated:
             return False
         latest = tracker.latest_message
-        return not tracker.paused or (latest is not None and latest.intent_name == names.INTENT_RESTART)
+        return not tracker.paused or (
+            latest is not None and latest.intent_name == names.INTENT_RESTART
+        )
 
     def _predict(self) -> tuple[str, Prediction | None]:
         followup = self.tracker.followup_action
@@ -233,13 +247,19 @@ class _Turn:
             events = await action.run(probe, self.context)
         except ActionRejected as exc:
             log.info("action '%s' rejected: %s", name, exc)
-            await self.append([ev.ActionExecutionRejected(name=name, policy=policy, confidence=confidence)])
+            await self.append(
+                [ev.ActionExecutionRejected(name=name, policy=policy, confidence=confidence)]
+            )
             return
         except ActionFailed as exc:
             log.error("action '%s' failed: %s", name, exc)
             failed = replace(
                 action_event,
-                metadata={**action_event.metadata, "execution_success": False, "execution_error_message": str(exc)},
+                metadata={
+                    **action_event.metadata,
+                    "execution_success": False,
+                    "execution_error_message": str(exc),
+                },
             )
             await self.append([*prediction_events, failed])
             for handler in self.assistant.failure_handlers:
