@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,33 +313,11 @@ class _Collected:
                 source, f"a {kind} has no `{kind}:` name", f"start it with `- {kind}: <name>`"
             )
         name = str(block[kind])
-        items = as_list(block.get("steps"), block.at("steps"), f"the steps of {kind} '{name}'")
-        steps: list[StoryStep] = []
-        sources: list[Source] = []
         allowed = RULE_STEP_KINDS if kind == "rule" else tuple(k for k, _, _ in STEP_KINDS)
-        for index, item in enumerate(items):
-            at = items.at(index)
-            with gather(self.problems):
-                step = self._step(item, at, allowed, f"{kind} '{name}'")
-                if step is not None:
-                    steps += step
-                    sources += [at] * len(step)
-        condition: list[Event] = []
+        steps, sources = self._steps(block, "steps", allowed, f"{kind} '{name}'")
+        condition: list[StoryStep] = []
         if kind == "rule" and block.get("condition") is not None:
-            items = as_list(
-                block["condition"], block.at("condition"), f"the condition of rule '{name}'"
-            )
-            for index, item in enumerate(items):
-                with gather(self.problems):
-                    condition += (
-                        self._step(
-                            item,
-                            items.at(index),
-                            CONDITION_KINDS,
-                            f"the condition of rule '{name}'",
-                        )
-                        or []
-                    )
+            condition, _ = self._steps(block, "condition", CONDITION_KINDS, f"rule '{name}'")
 
         def flag(key: str, default: bool) -> bool:
             return bool(expect(block.get(key, default), bool, block.at(key), f"`{key}`"))
@@ -350,80 +328,93 @@ class _Collected:
             steps=tuple(steps),
             step_sources=tuple(sources),
             source=source,
-            condition=tuple(e for e in condition if isinstance(e, Event)),
+            condition=tuple(event for event in condition if isinstance(event, Event)),
             conversation_start=flag("conversation_start", False),
             wait_for_user_input=flag("wait_for_user_input", True),
         )
 
+    def _steps(
+        self, block: YamlMap, key: str, allowed: tuple[str, ...], owner: str
+    ) -> tuple[list[StoryStep], list[Source]]:
+        """The steps under ``block[key]`` and where each was written; broken ones are reported."""
+        items = as_list(block.get(key), block.at(key), f"`{key}` of {owner}")
+        steps: list[StoryStep] = []
+        sources: list[Source] = []
+        for index, item in enumerate(items):
+            with gather(self.problems):
+                step = self._step(item, items.at(index), allowed, owner)
+                steps += step
+                sources += [items.at(index)] * len(step)
+        return steps, sources
+
     def _step(
         self, value: Any, source: Source, allowed: tuple[str, ...], owner: str
-    ) -> list[StoryStep] | None:
-        """The events (or markers) of one step; ``None`` for a metadata-only step."""
+    ) -> list[StoryStep]:
+        """The events (or markers) one step stands for; none for a metadata-only step."""
         step = as_map(value, source, f"a step of {owner}")
         kind, keys = next(
             ((k, accepted) for k, marks, accepted in STEP_KINDS if any(m in step for m in marks)),
-            (None, ()),
+            (None, STEP_KEYS),
         )
+        as_map(step, source, f"a `{kind}` step" if kind else f"a step of {owner}", keys)
+        if kind is None and "metadata" in step:
+            return []
         if kind is None:
-            as_map(step, source, f"a step of {owner}", STEP_KEYS)  # reports misspelt kinds
-            if "metadata" in step:
-                return None
+            marks = ", ".join(m for _, kind_marks, _ in STEP_KINDS for m in kind_marks)
             raise ProjectError(
                 source,
-                f"a step of {owner} has none of: "
-                + ", ".join(m for _, marks, _ in STEP_KINDS for m in marks),
+                f"a step of {owner} has none of: {marks}",
                 "write e.g. `- intent: greet` or `- action: utter_greet`",
             )
         if kind not in allowed:
             raise ProjectError(
                 source,
                 f"a `{kind}` step is not allowed in {owner}",
-                "allowed here: " + ", ".join(allowed),
+                "use one of: " + ", ".join(allowed),
             )
-        as_map(step, source, f"a `{kind}` step", keys)
-        value = step[keys[0]] if kind != "user" else None
-        if kind == "user":
-            return [self._user(step, source)]
-        if kind == "or":
-            alternatives = []
-            items = as_list(value, step.at("or"), "the alternatives of an `or` step")
-            for index, item in enumerate(items):
-                events = self._step(item, items.at(index), OR_STEP_KINDS, "an `or` step") or []
-                if len(events) != 1:
-                    raise ProjectError(
-                        items.at(index),
-                        "each alternative of an `or` step must be one intent or one slot",
-                        "split it into several alternatives",
-                    )
-                alternatives += events
-            return [OrStep(tuple(e for e in alternatives if isinstance(e, Event)))]
-        if kind == "action":
-            return [ActionExecuted(name=expect(value, str, step.at("action"), "an action name"))]
-        if kind == "bot":
-            return [ActionExecuted(action_text=expect(value, str, step.at("bot"), "a bot text"))]
-        if kind == "checkpoint":
-            conditions = (
-                self._slot_events(step["slot_was_set"], step.at("slot_was_set"))
-                if "slot_was_set" in step
-                else []
-            )
-            return [
-                Checkpoint(
-                    expect(value, str, step.at("checkpoint"), "a checkpoint name"),
-                    tuple(conditions),
-                )
-            ]
-        if kind == "slot_was_set":
-            return list(self._slot_events(value, step.at("slot_was_set")))
-        if kind == "active_loop":
-            name = (
-                None if value is None else expect(value, str, step.at("active_loop"), "a form name")
-            )
-            return [ActiveLoop(name=name)]
-        operations = as_list(value, step.at("stack"), "a `stack` step")
-        return [DialogueStackUpdated(update=json.dumps(plain(operations)))]
+        return self._step_readers[kind](step)
 
-    def _user(self, step: YamlMap, source: Source) -> UserUttered:
+    @property
+    def _step_readers(self) -> dict[str, Callable[[YamlMap], list[StoryStep]]]:
+        return {
+            "user": lambda step: [self._user(step)],
+            "or": self._or,
+            "action": lambda step: [
+                ActionExecuted(name=expect(step["action"], str, step.at("action"), "an action"))
+            ],
+            "bot": lambda step: [
+                ActionExecuted(action_text=expect(step["bot"], str, step.at("bot"), "a bot text"))
+            ],
+            "checkpoint": self._checkpoint,
+            "slot_was_set": lambda step: list(
+                self._slot_events(step["slot_was_set"], step.at("slot_was_set"))
+            ),
+            "active_loop": _active_loop,
+            "stack": _stack,
+        }
+
+    def _or(self, step: YamlMap) -> list[StoryStep]:
+        items = as_list(step["or"], step.at("or"), "the alternatives of an `or` step")
+        alternatives: list[Event] = []
+        for index, item in enumerate(items):
+            events = self._step(item, items.at(index), OR_STEP_KINDS, "an `or` step")
+            if len(events) != 1 or not isinstance(events[0], Event):
+                raise ProjectError(
+                    items.at(index),
+                    "each alternative of an `or` step must be one intent or one slot",
+                    "split it into several alternatives",
+                )
+            alternatives.append(events[0])
+        return [OrStep(tuple(alternatives))]
+
+    def _checkpoint(self, step: YamlMap) -> list[StoryStep]:
+        name = expect(step["checkpoint"], str, step.at("checkpoint"), "a checkpoint name")
+        conditions = []
+        if step.get("slot_was_set") is not None:
+            conditions = self._slot_events(step["slot_was_set"], step.at("slot_was_set"))
+        return [Checkpoint(name, tuple(conditions))]
+
+    def _user(self, step: YamlMap) -> UserUttered:
         intent = None
         if step.get("intent") is not None:
             intent = str(expect(step["intent"], str, step.at("intent"), "an intent name"))
@@ -437,18 +428,18 @@ class _Collected:
         entities: list[dict[str, Any]] = []
         text = None
         if "user" in step:
-            text, annotations = parse_annotated(
-                str(expect(step["user"], str, step.at("user"), "a user message")), step.at("user")
-            )
+            written = expect(step["user"], str, step.at("user"), "a user message")
+            text, annotations = parse_annotated(written, step.at("user"))
             entities += [annotation.as_dict() for annotation in annotations]
         elif intent is not None and "/" in intent:
             # Stories speak of the retrieval intent as a whole (`faq`, not `faq/ask_name`).
+            base = intent.split("/")[0]
             self.warn(
                 step.at("intent"),
                 f"retrieval intent '{intent}' is used with its response key",
-                f"write `intent: {intent.split('/')[0]}`",
+                f"write `intent: {base}`",
             )
-            intent = intent.split("/")[0]
+            intent = base
         if step.get("entities") is not None:
             entities += _story_entities(step["entities"], step.at("entities"))
         parsed_intent = None if intent is None else {"name": intent, "confidence": 1.0}
@@ -482,6 +473,20 @@ class _Collected:
                 f"write `- {name}: <value>`",
             )
         return None
+
+
+def _active_loop(step: YamlMap) -> list[StoryStep]:
+    name = step["active_loop"]
+    return [
+        ActiveLoop(
+            name=None if name is None else expect(name, str, step.at("active_loop"), "a form name")
+        )
+    ]
+
+
+def _stack(step: YamlMap) -> list[StoryStep]:
+    operations = as_list(step["stack"], step.at("stack"), "a `stack` step")
+    return [DialogueStackUpdated(update=json.dumps(plain(operations)))]
 
 
 def annotation_text(text: str, annotation: EntityAnnotation) -> str:

@@ -37,6 +37,12 @@ BotMessageSink = Callable[[ev.BotUttered], Awaitable[None]]
 class TurnResult:
     tracker: Tracker
     messages: list[ev.BotUttered] = field(default_factory=list)
+    # Where this turn's events start in ``tracker.events``.
+    first_new_event: int = 0
+
+    @property
+    def new_events(self) -> list[ev.Event]:
+        return self.tracker.events[self.first_new_event :]
 
 
 class MessageProcessor:
@@ -63,11 +69,12 @@ class MessageProcessor:
         """Run one user turn under the conversation's lock and save the result."""
         async with self.lock_store.lock(message.sender_id):
             tracker = await self.fetch_tracker(message.sender_id)
+            first_new_event = len(tracker.events)
             turn = _Turn(self, tracker, message.input_channel, sink)
             await turn.start_session_if_needed(message.metadata)
             await turn.handle_user_message(message)
             await self.save(tracker)
-            return TurnResult(tracker, turn.messages)
+            return TurnResult(tracker, turn.messages, first_new_event)
 
     async def fetch_tracker(self, sender_id: str) -> Tracker:
         tracker = await self.tracker_store.retrieve(sender_id)

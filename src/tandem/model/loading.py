@@ -1,0 +1,68 @@
+"""Loading a model archive into a runnable assistant.
+
+The archive's project snapshot is read with the same loader as training (so the domain and
+flows are exactly what was trained), the trained components are restored from their data
+files, and the endpoints of the running deployment are applied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tandem.actions.custom import ActionServerClient
+from tandem.actions.registry import ActionRegistry
+from tandem.conversation.tracker import Tracker
+from tandem.model.archive import ArchiveError, newest_archive, read_metadata, unpack_archive
+from tandem.model.training import NLU_DIR, SNAPSHOT_DIR
+from tandem.nlu.pipeline import NluPipeline, parse_slash_message
+from tandem.project.domain import Domain
+from tandem.project.endpoints import Endpoints, load_endpoints
+from tandem.project.loader import load_project
+from tandem.runtime.assistant import Assistant
+from tandem.runtime.message import UserMessage
+from tandem.runtime.processor import MessageProcessor
+
+
+class MessageParser:
+    """Text to parse data: slash messages bypass the NLU pipeline, everything else runs it."""
+
+    def __init__(self, pipeline: NluPipeline, domain: Domain) -> None:
+        self.pipeline = pipeline
+        self.intents = frozenset(domain.intents)
+        self.entities = frozenset(domain.entities)
+
+    async def __call__(self, message: UserMessage, tracker: Tracker) -> dict[str, Any]:
+        text = message.text.strip()
+        if text.startswith("/"):
+            parsed = parse_slash_message(text, self.intents, self.entities)
+            if parsed is not None:
+                return parsed
+        return await self.pipeline.parse_async(message.text)
+
+
+def load_assistant(model_path: Path) -> Assistant:
+    archive = newest_archive(model_path)
+    if archive is None:
+        raise ArchiveError(f"no model archive found at {model_path}; run `tandem train` first")
+    model_dir = unpack_archive(archive)
+    metadata = read_metadata(model_dir)
+    snapshot = model_dir / SNAPSHOT_DIR
+    project = load_project(snapshot, config="config.yml", domain="domain", data=("flows",))
+    domain = project.domain
+    pipeline = NluPipeline.load(model_dir / NLU_DIR)
+    return Assistant(
+        domain=domain,
+        parse=MessageParser(pipeline, domain),
+        actions=ActionRegistry(domain),
+        model_id=metadata["model_id"],
+        assistant_id=metadata.get("assistant_id", ""),
+    )
+
+
+async def open_processor(model_path: Path, endpoints_path: Path | None = None) -> MessageProcessor:
+    """A processor for the newest model at ``model_path`` with the deployment's endpoints."""
+    assistant = load_assistant(model_path)
+    endpoints = load_endpoints(endpoints_path) if endpoints_path is not None else Endpoints()
+    action_server = ActionServerClient(endpoints.action_endpoint) if endpoints.action_endpoint else None
+    return MessageProcessor(assistant, action_server=action_server)
