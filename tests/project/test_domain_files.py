@@ -57,6 +57,16 @@ def test_intents_entities_and_actions_in_both_forms(write: Write) -> None:
     assert str(domain.sources["action:validate_form"]) == f"{path}:17"
 
 
+def test_an_entity_both_used_and_ignored_is_ignored_with_a_warning(write: Write) -> None:
+    path = write(
+        "domain.yml",
+        "intents:\n  - inform:\n      use_entities: [a, b]\n      ignore_entities: [b]\n",
+    )
+    warnings: list[Problem] = []
+    assert load_domain(path, warnings).intents["inform"] == IntentConfig(("a", "b"), ("b",))
+    assert find(warnings, "both uses and ignores b").source.line == 4
+
+
 def test_default_intents_and_builtin_slots_are_added(write: Write) -> None:
     domain = load_domain(write("domain.yml", "intents: [greet]\n"))
     assert list(domain.intents) == ["greet", *names.DEFAULT_INTENTS]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,11 +267,10 @@ class _Collected:
             intent_metadata = plain(item.get("metadata"))
             for text, metadata, at in examples:
                 plain_text, entities = parse_annotated(text, at)
-                for annotation in entities:
-                    if str(annotation.value) != annotation_text(plain_text, annotation):
-                        self._synonym(
-                            annotation_text(plain_text, annotation), str(annotation.value), at
-                        )
+                for annotation in entities:  # `[NY](city:New York)`: "NY" means "New York"
+                    written = plain_text[annotation.start : annotation.end]
+                    if str(annotation.value) != written:
+                        self._synonym(written, str(annotation.value), at)
                 meta = {"intent": intent_metadata, "example": metadata}
                 meta = {k: v for k, v in meta.items() if v is not None}
                 self.examples.append(NluExample(plain_text, name, entities, meta, at))
@@ -372,29 +371,28 @@ class _Collected:
                 f"a `{kind}` step is not allowed in {owner}",
                 "use one of: " + ", ".join(allowed),
             )
-        return self._step_readers[kind](step)
+        value, at = step.get(keys[0]), step.at(keys[0])
+        match kind:
+            case "user":
+                return [self._user(step)]
+            case "or":
+                return [self._or(value, at)]
+            case "action":
+                return [ActionExecuted(name=expect(value, str, at, "an action name"))]
+            case "bot":
+                return [ActionExecuted(action_text=expect(value, str, at, "a bot text"))]
+            case "checkpoint":
+                return [self._checkpoint(step)]
+            case "slot_was_set":
+                return list(self._slot_events(value, at))
+            case "active_loop":
+                loop = None if value is None else expect(value, str, at, "a form name")
+                return [ActiveLoop(name=loop)]
+        operations = as_list(value, at, "a `stack` step")
+        return [DialogueStackUpdated(update=json.dumps(plain(operations)))]
 
-    @property
-    def _step_readers(self) -> dict[str, Callable[[YamlMap], list[StoryStep]]]:
-        return {
-            "user": lambda step: [self._user(step)],
-            "or": self._or,
-            "action": lambda step: [
-                ActionExecuted(name=expect(step["action"], str, step.at("action"), "an action"))
-            ],
-            "bot": lambda step: [
-                ActionExecuted(action_text=expect(step["bot"], str, step.at("bot"), "a bot text"))
-            ],
-            "checkpoint": self._checkpoint,
-            "slot_was_set": lambda step: list(
-                self._slot_events(step["slot_was_set"], step.at("slot_was_set"))
-            ),
-            "active_loop": _active_loop,
-            "stack": _stack,
-        }
-
-    def _or(self, step: YamlMap) -> list[StoryStep]:
-        items = as_list(step["or"], step.at("or"), "the alternatives of an `or` step")
+    def _or(self, value: Any, source: Source) -> OrStep:
+        items = as_list(value, source, "the alternatives of an `or` step")
         alternatives: list[Event] = []
         for index, item in enumerate(items):
             events = self._step(item, items.at(index), OR_STEP_KINDS, "an `or` step")
@@ -405,14 +403,14 @@ class _Collected:
                     "split it into several alternatives",
                 )
             alternatives.append(events[0])
-        return [OrStep(tuple(alternatives))]
+        return OrStep(tuple(alternatives))
 
-    def _checkpoint(self, step: YamlMap) -> list[StoryStep]:
+    def _checkpoint(self, step: YamlMap) -> Checkpoint:
         name = expect(step["checkpoint"], str, step.at("checkpoint"), "a checkpoint name")
         conditions = []
         if step.get("slot_was_set") is not None:
             conditions = self._slot_events(step["slot_was_set"], step.at("slot_was_set"))
-        return [Checkpoint(name, tuple(conditions))]
+        return Checkpoint(name, tuple(conditions))
 
     def _user(self, step: YamlMap) -> UserUttered:
         intent = None
@@ -473,24 +471,6 @@ class _Collected:
                 f"write `- {name}: <value>`",
             )
         return None
-
-
-def _active_loop(step: YamlMap) -> list[StoryStep]:
-    name = step["active_loop"]
-    return [
-        ActiveLoop(
-            name=None if name is None else expect(name, str, step.at("active_loop"), "a form name")
-        )
-    ]
-
-
-def _stack(step: YamlMap) -> list[StoryStep]:
-    operations = as_list(step["stack"], step.at("stack"), "a `stack` step")
-    return [DialogueStackUpdated(update=json.dumps(plain(operations)))]
-
-
-def annotation_text(text: str, annotation: EntityAnnotation) -> str:
-    return text[annotation.start : annotation.end]
 
 
 def _examples(value: Any, source: Source, problems: list[Problem]) -> list[tuple[str, Any, Source]]:

@@ -144,7 +144,10 @@ def domain_from_yaml(data: YamlMap, problems: list[Problem]) -> Domain:
     def form(name: str, value: Any, at: Source) -> Form:
         return _form(name, value, at, sources)
 
-    section("intents", lambda v, at: _names(v, at, "intent", _intent, sources, problems))
+    def intent(name: str, properties: YamlMap | None, at: Source) -> IntentConfig:
+        return _intent(name, properties, at, problems)
+
+    section("intents", lambda v, at: _names(v, at, "intent", intent, sources, problems))
     section("entities", lambda v, at: _names(v, at, "entity", _entity, sources, problems))
     section("slots", lambda v, at: _entries(v, at, "slot", slot, sources, problems))
     section("responses", lambda v, at: read_responses(v, at, sources, problems))
@@ -225,7 +228,9 @@ def _named_item(item: Any, source: Source, kind: str) -> tuple[str, YamlMap | No
     return str(name), as_map(properties, source, f"the properties of {kind} '{name}'")
 
 
-def _intent(name: str, properties: YamlMap | None, source: Source) -> IntentConfig:
+def _intent(
+    name: str, properties: YamlMap | None, source: Source, problems: list[Problem]
+) -> IntentConfig:
     if properties is None:
         return IntentConfig()
     as_map(properties, source, f"intent '{name}'", INTENT_KEYS, extra_ok=True)
@@ -240,6 +245,16 @@ def _intent(name: str, properties: YamlMap | None, source: Source) -> IntentConf
         ignore = _strings(
             properties["ignore_entities"], at, f"`ignore_entities` of intent '{name}'"
         )
+        both = sorted(set(use) & set(ignore)) if isinstance(use, tuple) else []
+        if both:
+            problems.append(
+                Problem(
+                    at,
+                    f"intent '{name}' both uses and ignores " + ", ".join(both) + "; ignored wins",
+                    "list each entity under one of use_entities / ignore_entities",
+                    "warning",
+                )
+            )
     return IntentConfig(use_entities=use, ignore_entities=ignore)
 
 

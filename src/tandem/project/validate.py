@@ -35,16 +35,19 @@ INTENT_ROUTER = "IntentBasedRouter"
 LLM_ROUTER = "LLMBasedRouter"
 NLU_COMMAND_ADAPTER = "NLUCommandAdapter"
 LLM_COMMAND_GENERATOR_SUFFIX = "LLMCommandGenerator"
-# Required router settings: (router, entry, key); entries of LLMBasedRouter's optional
-# `nlu_entry` are required only when `nlu_entry` is given.
-ROUTER_SETTINGS = (
-    (INTENT_ROUTER, "calm_entry", "sticky"),
-    (INTENT_ROUTER, "nlu_entry", "sticky"),
-    (INTENT_ROUTER, "nlu_entry", "non_sticky"),
-    (LLM_ROUTER, "calm_entry", "sticky"),
-    (LLM_ROUTER, "nlu_entry?", "sticky"),
-    (LLM_ROUTER, "nlu_entry?", "non_sticky"),
-)
+# The settings each router needs: (entry, key, needed even when the entry is left out).
+ROUTER_SETTINGS = {
+    INTENT_ROUTER: (
+        ("calm_entry", "sticky", True),
+        ("nlu_entry", "sticky", True),
+        ("nlu_entry", "non_sticky", True),
+    ),
+    LLM_ROUTER: (
+        ("calm_entry", "sticky", True),
+        ("nlu_entry", "sticky", False),
+        ("nlu_entry", "non_sticky", False),
+    ),
+}
 
 
 def validate_project(project: Project) -> list[Problem]:
@@ -85,7 +88,7 @@ def _domain_at(project: Project, *keys: str) -> Source:
 
 def _action_problem(domain: Domain, name: str, source: Source) -> Problem | None:
     """A problem if ``name`` is neither a known action nor an existing response."""
-    if domain.has_action(name) or name in domain.actions:
+    if domain.has_action(name):
         return None
     if name.startswith(names.RESPONSE_PREFIX):
         near = _closest(name, domain.responses)
@@ -515,13 +518,11 @@ def check_coexistence(project: Project) -> Iterator[Problem]:
 
 
 def _router_setting_problems(router: str, options: Any, source: Source) -> Iterator[Problem]:
-    for name, entry, key in ROUTER_SETTINGS:
-        optional = entry.endswith("?")
-        entry = entry.rstrip("?")
-        if name != router or (optional and entry not in options):
-            continue
+    for entry, key, always in ROUTER_SETTINGS[router]:
         settings = options.get(entry)
-        if not isinstance(settings, dict) or settings.get(key) is None:
+        if (always or entry in options) and (
+            not isinstance(settings, dict) or settings.get(key) is None
+        ):
             yield Problem(
                 source, f"{router} needs `{entry}.{key}`", f"add `{key}:` under `{entry}:`"
             )
