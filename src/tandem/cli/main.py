@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tandem {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
-    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {}  # type: ignore[type-arg]
+    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {}
     for path, (module_name, help_text) in _COMMANDS.items():
         for depth in range(1, len(path)):  # group verbs like ``data`` have no command of their own
             group = path[:depth]
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _group(
-    groups: dict[tuple[str, ...], argparse._SubParsersAction],  # type: ignore[type-arg]
+    groups: dict[tuple[str, ...], argparse._SubParsersAction],
     parsers: dict[tuple[str, ...], argparse.ArgumentParser],
     path: tuple[str, ...],
 ) -> argparse.ArgumentParser:

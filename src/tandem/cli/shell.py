@@ -16,10 +16,16 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument("-m", "--model", default="models", help="model archive or folder of archives")
-    parser.add_argument("--endpoints", default="endpoints.yml", help="endpoints file (default: endpoints.yml)")
+    parser.add_argument(
+        "-m", "--model", default="models", help="model archive or folder of archives"
+    )
+    parser.add_argument(
+        "--endpoints", default="endpoints.yml", help="endpoints file (default: endpoints.yml)"
+    )
     parser.add_argument("--conversation-id", default=None, help="conversation id (default: random)")
-    parser.add_argument("--debug", action="store_true", help="show parse data, routing, commands, stack and events")
+    parser.add_argument(
+        "--debug", action="store_true", help="show parse data, routing, commands, stack and events"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +53,9 @@ async def _chat(args: argparse.Namespace) -> int:
                 break
             if text.strip() == "/stop":
                 break
-            result = await processor.handle_message(UserMessage(text, sender_id=sender, input_channel="cmdline"))
+            result = await processor.handle_message(
+                UserMessage(text, sender_id=sender, input_channel="cmdline")
+            )
             for message in result.messages:
                 print(_render(message.message()))
             if args.debug:
@@ -81,12 +89,19 @@ def debug_report(result: TurnResult) -> str:
     latest = tracker.latest_message
     parse = dict(latest.parse_data) if latest else {}
     lines = ["--- debug ---"]
-    lines.append("parse: " + json.dumps({k: parse.get(k) for k in ("intent", "entities") if k in parse}))
+    lines.append(
+        "parse: " + json.dumps({k: parse.get(k) for k in ("intent", "entities") if k in parse})
+    )
     if "routing" in (latest.metadata if latest else {}):
         lines.append("routing: " + json.dumps(latest.metadata["routing"]))  # type: ignore[union-attr]
     if parse.get("commands"):
         lines.append("commands: " + json.dumps(parse["commands"]))
-    lines.append("stack: " + json.dumps([f"{f.get('flow_id', f.get('type'))}@{f.get('step_id', '')}" for f in tracker.stack]))
+    lines.append(
+        "stack: "
+        + json.dumps(
+            [f"{f.get('flow_id', f.get('type'))}@{f.get('step_id', '')}" for f in tracker.stack]
+        )
+    )
     lines.append("events:")
     for event in new:
         data = event.as_dict()

@@ -56,7 +56,7 @@ class Event:
         name = payload.get("event")
         name = _LEGACY_NAMES.get(name, name)  # type: ignore[arg-type]
         timestamp = payload.get("timestamp")
-        base = {
+        base: dict[str, Any] = {
             "timestamp": time.time() if timestamp is None else float(timestamp),
             "metadata": dict(payload.get("metadata") or {}),
         }

@@ -337,6 +337,11 @@ def _set(attribute: str, value: Any) -> Callable[[Tracker, ev.Event], None]:
     return lambda tracker, event: setattr(tracker._state, attribute, value)
 
 
+def _resume(tracker: Tracker, event: ev.Event) -> None:
+    tracker._state.paused = False
+    tracker._state.inactive = False
+
+
 def _reset_slots(tracker: Tracker, event: ev.Event) -> None:
     tracker._state.slots = tracker._fresh_state().slots
     tracker._state.filled_by = {}
@@ -365,10 +370,7 @@ _APPLY: dict[type[ev.Event], Callable[[Tracker, Any], None]] = {
         tracker._state, "followup_action", event.name
     ),
     ev.ConversationPaused: _set("paused", True),
-    ev.ConversationResumed: lambda tracker, event: (
-        setattr(tracker._state, "paused", False),
-        setattr(tracker._state, "inactive", False),
-    ),
+    ev.ConversationResumed: _resume,
     ev.ConversationInactive: _set("inactive", True),
     ev.SessionEnded: _session_ended,
     ev.DialogueStackUpdated: _stack,

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tandem.nlu.pipeline import NluPipeline, parse_slash_message
+
 from tandem.actions.custom import ActionServerClient
 from tandem.actions.registry import ActionRegistry
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import ArchiveError, newest_archive, read_metadata, unpack_archive
 from tandem.model.training import NLU_DIR, SNAPSHOT_DIR
-from tandem.nlu.pipeline import NluPipeline, parse_slash_message
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints, load_endpoints
 from tandem.project.loader import load_project
@@ -64,5 +65,7 @@ async def open_processor(model_path: Path, endpoints_path: Path | None = None) -
     """A processor for the newest model at ``model_path`` with the deployment's endpoints."""
     assistant = load_assistant(model_path)
     endpoints = load_endpoints(endpoints_path) if endpoints_path is not None else Endpoints()
-    action_server = ActionServerClient(endpoints.action_endpoint) if endpoints.action_endpoint else None
+    action_server = (
+        ActionServerClient(endpoints.action_endpoint) if endpoints.action_endpoint else None
+    )
     return MessageProcessor(assistant, action_server=action_server)

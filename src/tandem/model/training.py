@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tandem.nlu.pipeline import NON_NLU_COMPONENTS, NluPipeline
+
 from tandem import __version__
 from tandem.model.archive import (
     METADATA_FILE,
@@ -26,7 +28,6 @@ from tandem.model.archive import (
     write_archive,
 )
 from tandem.model.fingerprint import fingerprint
-from tandem.nlu.pipeline import NON_NLU_COMPONENTS, NluPipeline
 from tandem.project.loader import Project
 
 log = logging.getLogger(__name__)

@@ -59,7 +59,7 @@ def decode(
         if open_span is not None and (
             label != open_span.label
             or prefix in ("B", "U")
-            or split_at_comma(label) and "," in text[tokens[i - 1].end : tokens[i].start]
+            or (split_at_comma(label) and "," in text[tokens[i - 1].end : tokens[i].start])
         ):
             spans.append(open_span)
             open_span = None

@@ -102,6 +102,6 @@ def _check_type(component: str, key: str, value: Any, expected: tuple[type, ...]
     if not expected:
         return
     # bool is an int in Python, but `max_iter: true` is a mistake, not a number.
-    if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
+    if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in expected)
         raise NluError(f"{component}: option '{key}' must be {names}, got {value!r}")

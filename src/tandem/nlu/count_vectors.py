@@ -8,7 +8,6 @@ side). Features are raw counts; classifiers decide how to weight them.
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -91,7 +90,7 @@ class CountVectorsFeaturizer(Component):
             raise NluError(f"{cls.name}: 'max_ngram' ({high}) is smaller than 'min_ngram' ({low})")
         for key in ("min_df", "max_df"):
             value = options[key]
-            if value < 0 or isinstance(value, float) and value > 1:
+            if value < 0 or (isinstance(value, float) and value > 1):
                 raise NluError(f"{cls.name}: '{key}' must be a count >= 0 or a proportion in [0, 1]")
         if options["max_features"] is not None and options["max_features"] < 1:
             raise NluError(f"{cls.name}: 'max_features' must be a positive number")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from tandem.nlu import patterns
 from tandem.nlu.message import Message
 from tandem.project.training_data import NluData

@@ -146,6 +146,7 @@ class Domain:
 
     def as_dict(self) -> dict[str, Any]:
         """The domain as the reference sends it to action servers (and writes into models)."""
+        session = self.session_config
         intents: list[Any] = []
         for name, config in self.intents.items():
             props: dict[str, Any] = {
@@ -189,8 +190,8 @@ class Domain:
                 for name, form in self.forms.items()
             },
             "session_config": {
-                "session_expiration_time": self.session_config.session_expiration_time,
-                "carry_over_slots_to_new_session": self.session_config.carry_over_slots_to_new_session,
+                "session_expiration_time": session.session_expiration_time,
+                "carry_over_slots_to_new_session": session.carry_over_slots_to_new_session,
             },
             "config": {"store_entities_as_slots": self.store_entities_as_slots},
         }

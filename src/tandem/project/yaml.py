@@ -21,7 +21,7 @@ from tandem.project.errors import Problem, ProjectError, Source, closest, sugges
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class YamlMap(dict):  # type: ignore[type-arg]
+class YamlMap(dict):
     """A mapping that knows the file, its own line and the line of each key."""
 
     __slots__ = ("key_lines", "source")
@@ -37,7 +37,7 @@ class YamlMap(dict):  # type: ignore[type-arg]
         return self.source if line is None else Source(self.source.path, line)
 
 
-class YamlList(list):  # type: ignore[type-arg]
+class YamlList(list):
     """A sequence that knows the file, its own line and the line of each item."""
 
     __slots__ = ("item_lines", "source")
@@ -116,7 +116,9 @@ def parse_yaml(text: str, path: str = "<string>") -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         problem = exc.problem or "invalid YAML"
-        raise ProjectError(Source(path, line), f"YAML syntax error: {problem}", _yaml_hint(problem)) from None
+        raise ProjectError(
+            Source(path, line), f"YAML syntax error: {problem}", _yaml_hint(problem)
+        ) from None
     except yaml.YAMLError as exc:
         raise ProjectError(Source(path, 0), f"YAML syntax error: {exc}") from None
     finally:
@@ -155,8 +157,16 @@ def read_yaml(path: Path | str, *, expand: bool = True) -> Any:
 # Values under these keys are secrets that are resolved lazily by the component that uses them
 # (so a missing variable only matters if the secret is actually needed).
 SECRET_KEYS = frozenset(
-    {"api_key", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-     "client_id", "client_secret", "token_url", "secret"}
+    {
+        "api_key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "client_id",
+        "client_secret",
+        "token_url",
+        "secret",
+    }
 )
 _ENV_REF = re.compile(r"\$\{([^}]+)\}")
 
@@ -185,7 +195,11 @@ def expand_env_string(text: str, source: Source) -> str:
     missing = [name for name in _ENV_REF.findall(text) if name not in os.environ]
     if missing:
         names = ", ".join(missing)
-        raise ProjectError(source, f"environment variable(s) not set: {names}", f"export {missing[0]}=... before running tandem")
+        raise ProjectError(
+            source,
+            f"environment variable(s) not set: {names}",
+            f"export {missing[0]}=... before running tandem",
+        )
     return _ENV_REF.sub(lambda match: os.environ[match.group(1)], text)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 
 class LockStore(ABC):
     @abstractmethod
-    def lock(self, conversation_id: str) -> asyncio.AbstractAsyncContextManager[None]:
+    def lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
         """Hold the conversation's lock for the duration of the ``async with`` block."""
 
     async def close(self) -> None:

@@ -1,0 +1,231 @@
+"""Entity tagging with CRFs: one for entity types, and one each for roles and groups.
+
+The role and group taggers see the entity type of each token as an extra feature (the gold
+type in training, the predicted one when parsing), so "from [Berlin] to [Paris]" can learn
+that the city after "to" is the destination.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from tandem.nlu import bilou
+from tandem.nlu.crf import LinearChainCrf
+from tandem.nlu.message import Message, sparse_row
+from tandem.nlu.storage import Store
+from tandem.nlu.token_features import TOKEN_VALUES, positions
+
+logger = logging.getLogger(__name__)
+
+_VALUES = {**TOKEN_VALUES, "low": str.lower}
+# Dense featurizers feed `text_dense_features`; Tandem has none, so the name adds nothing.
+FEATURE_NAMES = (*_VALUES, "bias", "pattern", "text_dense_features", "pos", "pos2")
+DEFAULT_FEATURES = [
+    ["low", "title", "upper"],
+    [
+        "low",
+        "bias",
+        "prefix5",
+        "prefix2",
+        "suffix5",
+        "suffix3",
+        "suffix2",
+        "upper",
+        "title",
+        "digit",
+        "pattern",
+        "text_dense_features",
+    ],
+    ["low", "title", "upper"],
+]
+LAYERS = ("entity", "role", "group")
+
+
+class EntityTagger:
+    def __init__(
+        self,
+        *,
+        extractor: str,
+        features: list[list[str]],
+        bilou_flag: bool,
+        split_by_comma: bool | Mapping[str, bool],
+        max_iter: int,
+        l1: float,
+        l2: float,
+        sequence_features: frozenset[str] | None | bool = False,
+    ) -> None:
+        self.extractor = extractor  # the component name reported in each entity
+        self.features = features
+        self.bilou = bilou_flag
+        self.split_by_comma = split_by_comma
+        self.max_iter = max_iter
+        self.l1 = l1
+        self.l2 = l2
+        # Featurizer sequence features to add (names, None = all) or False for none.
+        self.sequence_features = sequence_features
+        self.vocabulary: dict[str, int] = {}
+        self.layers: dict[str, tuple[list[str], LinearChainCrf]] = {}
+
+    # -- features ------------------------------------------------------------------------------
+
+    def _attributes(self, message: Message, entity_tags: list[str] | None) -> list[list[str]]:
+        tokens = message.tokens or []
+        result = []
+        for i in range(len(tokens)):
+            attributes = []
+            for offset, j, names in positions(self.features, i, len(tokens)):
+                if j is None:
+                    attributes.append(f"{offset}:{'BOS' if offset < 0 else 'EOS'}")
+                    continue
+                for name in names:
+                    attributes.extend(self._values(name, offset, message, j))
+            if entity_tags is not None:
+                attributes.append(f"entity:{entity_tags[i]}")
+            result.append(attributes)
+        return result
+
+    @staticmethod
+    def _values(name: str, offset: int, message: Message, j: int) -> list[str]:
+        if name == "bias":
+            return [f"{offset}:bias"]
+        if name == "pattern":
+            return [f"{offset}:pattern:{p}" for p in sorted((message.patterns or [])[j] if message.patterns else ())]
+        if name not in _VALUES:
+            return []  # text_dense_features
+        value = _VALUES[name](message.tokens[j].text)  # type: ignore[index]
+        if isinstance(value, bool):
+            return [f"{offset}:{name}"] if value else []
+        return [f"{offset}:{name}:{value}"]
+
+    def _matrix(self, message: Message, entity_tags: list[str] | None) -> sp.csr_matrix:
+        width = len(self.vocabulary)
+        rows = [
+            sparse_row({c: 1.0 for a in attributes if (c := self.vocabulary.get(a)) is not None}, width)
+            for attributes in self._attributes(message, entity_tags)
+        ]
+        matrix = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, width))
+        if self.sequence_features is False:
+            return matrix
+        origins = None if self.sequence_features is None else self.sequence_features
+        extra = [f.sequence for f in message.features_from(origins)]  # type: ignore[arg-type]
+        return sp.hstack([matrix, *extra], format="csr")
+
+    # -- training ------------------------------------------------------------------------------
+
+    def fit(self, messages: list[Message]) -> None:
+        annotated = [m for m in messages if m.example is not None and m.tokens]
+        if not any(m.example.entities for m in annotated):  # type: ignore[union-attr]
+            logger.warning("%s: the training data has no entities; it will extract nothing", self.extractor)
+            return
+        targets = {layer: [self._spans(m, layer) for m in annotated] for layer in LAYERS}
+        entity_tags = [
+            bilou.encode(len(m.tokens), spans, bilou=False)  # type: ignore[arg-type]
+            for m, spans in zip(annotated, targets["entity"], strict=True)
+        ]
+        attributes = set()
+        for m, tags in zip(annotated, entity_tags, strict=True):
+            for token_attributes in self._attributes(m, tags):
+                attributes.update(token_attributes)
+        self.vocabulary = {a: i for i, a in enumerate(sorted(attributes))}
+        for layer in LAYERS:
+            if not any(targets[layer]):
+                continue
+            use_bilou = self.bilou and layer == "entity"
+            tags = [bilou.encode(len(m.tokens), s, use_bilou) for m, s in zip(annotated, targets[layer], strict=True)]  # type: ignore[arg-type]
+            labels = sorted({t for seq in tags for t in seq} | {bilou.OUTSIDE})
+            index = {label: k for k, label in enumerate(labels)}
+            inputs = [self._matrix(m, None if layer == "entity" else et) for m, et in zip(annotated, entity_tags, strict=True)]
+            crf = LinearChainCrf(inputs[0].shape[1], len(labels))
+            crf.fit(
+                inputs,
+                [np.array([index[t] for t in seq]) for seq in tags],
+                l1=self.l1,
+                l2=self.l2,
+                max_iter=self.max_iter,
+            )
+            self.layers[layer] = (labels, crf)
+
+    def _spans(self, message: Message, layer: str) -> list[bilou.Span]:
+        spans = []
+        tokens = message.tokens or []
+        for annotation in message.example.entities:  # type: ignore[union-attr]
+            label = getattr(annotation, layer)
+            covered = bilou.covered_tokens(tokens, annotation.start, annotation.end)
+            if label is None:
+                continue
+            if not covered:
+                logger.warning(
+                    "%s: entity '%s' in %r does not line up with tokens; it is not learned",
+                    self.extractor,
+                    annotation.entity,
+                    message.text,
+                )
+                continue
+            spans.append(bilou.Span(covered[0], covered[-1], label))
+        return spans
+
+    # -- extraction ----------------------------------------------------------------------------
+
+    def extract(self, message: Message) -> list[dict[str, Any]]:
+        if "entity" not in self.layers or not message.tokens:
+            return []
+        labels, crf = self.layers["entity"]
+        path, marginals = crf.predict(self._matrix(message, None))
+        tags = [labels[k] for k in path]
+        spans = bilou.decode(tags, message.tokens, message.text, self.bilou, self._splits_at_comma)
+        tokens = message.tokens
+        entities = []
+        plain_tags = bilou.encode(len(tokens), spans, bilou=False)
+        extra = {
+            layer: self.layers[layer][1].predict(self._matrix(message, plain_tags))[1]
+            for layer in ("role", "group")
+            if layer in self.layers
+        }
+        for span in spans:
+            start, end = tokens[span.first].start, tokens[span.last].end
+            entity: dict[str, Any] = {
+                "entity": span.label,
+                "start": start,
+                "end": end,
+                # An entity is only as certain as its least certain token.
+                "confidence_entity": float(min(marginals[i, path[i]] for i in range(span.first, span.last + 1))),
+            }
+            for layer, layer_marginals in extra.items():
+                layer_labels = self.layers[layer][0]
+                mean = layer_marginals[span.first : span.last + 1].mean(axis=0)
+                best = int(mean.argmax())
+                if layer_labels[best] != bilou.OUTSIDE:
+                    entity[layer] = layer_labels[best]
+                    entity[f"confidence_{layer}"] = float(mean[best])
+            entity["value"] = message.text[start:end]
+            entity["extractor"] = self.extractor
+            entities.append(entity)
+        return entities
+
+    def _splits_at_comma(self, label: str) -> bool:
+        if isinstance(self.split_by_comma, bool):
+            return self.split_by_comma
+        return bool(self.split_by_comma.get(label, True))
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def persist(self, store: Store) -> None:
+        store.write_json("attributes", sorted(self.vocabulary, key=self.vocabulary.__getitem__))
+        store.write_json("layers", {layer: labels for layer, (labels, _) in self.layers.items()})
+        for layer, (_, crf) in self.layers.items():
+            store.write_array(f"{layer}.emissions", crf.emissions.astype(np.float32))
+            store.write_array(f"{layer}.transitions", crf.transitions.astype(np.float32))
+
+    def restore(self, store: Store) -> None:
+        self.vocabulary = {a: i for i, a in enumerate(store.read_json("attributes"))}
+        self.layers = {}
+        for layer, labels in store.read_json("layers").items():
+            crf = LinearChainCrf(0, len(labels))
+            crf.emissions = store.read_array(f"{layer}.emissions").astype(np.float64)
+            crf.transitions = store.read_array(f"{layer}.transitions").astype(np.float64)
+            self.layers[layer] = (labels, crf)
