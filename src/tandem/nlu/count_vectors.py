@@ -182,7 +182,7 @@ class CountVectorsFeaturizer(Component):
         message.features.append(self._features(message))
 
     def persist(self, store: Store) -> None:
-        store.write_json("vocabulary", sorted(self.vocabulary, key=self.vocabulary.__getitem__))
+        store.write_vocabulary("vocabulary", self.vocabulary)
 
     def restore(self, store: Store) -> None:
-        self.vocabulary = {term: i for i, term in enumerate(store.read_json("vocabulary"))}
+        self.vocabulary = store.read_vocabulary("vocabulary")

@@ -29,6 +29,13 @@ class Store:
     def read_json(self, name: str) -> Any:
         return json.loads(self._path(name, ".json").read_text(encoding="utf-8"))
 
+    def write_vocabulary(self, name: str, vocabulary: dict[str, int]) -> None:
+        """A term -> column mapping, written as the list of terms in column order."""
+        self.write_json(name, sorted(vocabulary, key=vocabulary.__getitem__))
+
+    def read_vocabulary(self, name: str) -> dict[str, int]:
+        return {term: column for column, term in enumerate(self.read_json(name))}
+
     def write_array(self, name: str, array: np.ndarray) -> None:
         np.save(self._path(name, ".npy"), np.ascontiguousarray(array), allow_pickle=False)
 

@@ -57,7 +57,8 @@ class EntityTagger:
         max_iter: int,
         l1: float,
         l2: float,
-        sequence_features: frozenset[str] | None | bool = False,
+        sequence_features: bool = False,
+        origins: frozenset[str] | None = None,
     ) -> None:
         self.extractor = extractor  # the component name reported in each entity
         self.features = features
@@ -66,8 +67,9 @@ class EntityTagger:
         self.max_iter = max_iter
         self.l1 = l1
         self.l2 = l2
-        # Featurizer sequence features to add (names, None = all) or False for none.
+        # Whether to add the featurizers' token features, and whose (None = all).
         self.sequence_features = sequence_features
+        self.origins = origins
         self.vocabulary: dict[str, int] = {}
         self.layers: dict[str, tuple[list[str], LinearChainCrf]] = {}
 
@@ -109,10 +111,9 @@ class EntityTagger:
             for attributes in self._attributes(message, entity_tags)
         ]
         matrix = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, width))
-        if self.sequence_features is False:
+        if not self.sequence_features:
             return matrix
-        origins = None if self.sequence_features is None else self.sequence_features
-        extra = [f.sequence for f in message.features_from(origins)]  # type: ignore[arg-type]
+        extra = [f.sequence for f in message.features_from(self.origins)]
         return sp.hstack([matrix, *extra], format="csr")
 
     # -- training ------------------------------------------------------------------------------
@@ -215,17 +216,17 @@ class EntityTagger:
     # -- persistence ---------------------------------------------------------------------------
 
     def persist(self, store: Store) -> None:
-        store.write_json("attributes", sorted(self.vocabulary, key=self.vocabulary.__getitem__))
+        store.write_vocabulary("attributes", self.vocabulary)
         store.write_json("layers", {layer: labels for layer, (labels, _) in self.layers.items()})
         for layer, (_, crf) in self.layers.items():
-            store.write_array(f"{layer}.emissions", crf.emissions.astype(np.float32))
-            store.write_array(f"{layer}.transitions", crf.transitions.astype(np.float32))
+            store.write_array(f"{layer}.emissions", crf.emissions)
+            store.write_array(f"{layer}.transitions", crf.transitions)
 
     def restore(self, store: Store) -> None:
-        self.vocabulary = {a: i for i, a in enumerate(store.read_json("attributes"))}
+        self.vocabulary = store.read_vocabulary("attributes")
         self.layers = {}
         for layer, labels in store.read_json("layers").items():
             crf = LinearChainCrf(0, len(labels))
-            crf.emissions = store.read_array(f"{layer}.emissions").astype(np.float64)
-            crf.transitions = store.read_array(f"{layer}.transitions").astype(np.float64)
+            crf.emissions = store.read_array(f"{layer}.emissions")
+            crf.transitions = store.read_array(f"{layer}.transitions")
             self.layers[layer] = (labels, crf)
