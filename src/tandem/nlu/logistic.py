@@ -79,6 +79,8 @@ class IntentModel:
 
     def rank(self, message: Message) -> list[tuple[str, float]]:
         """All labels with their probability, most probable first."""
+        if not self.labels:
+            return []
         logits = self.bias.copy()
         for block, first in zip(self._blocks(message), self.offsets[:-1], strict=True):
             if block.nnz:

@@ -1,0 +1,144 @@
+"""DIETClassifier, mapped to Tandem's own models: the logistic-regression intent model and the
+CRF entity tagger (which, like DIET, also reads the featurizers' token features).
+
+The reference's neural-network options are accepted and ignored, so existing configs train.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tandem.nlu.component import Component
+from tandem.nlu.crf_extractor import check_split_by_comma
+from tandem.nlu.intent_classifier import check_classifier_options, intent_targets, set_intent
+from tandem.nlu.logistic import IntentModel
+from tandem.nlu.message import Message
+from tandem.nlu.storage import Store
+from tandem.nlu.tagger import DEFAULT_FEATURES, EntityTagger
+from tandem.project.training_data import NluData
+
+logger = logging.getLogger(__name__)
+
+# Options of the reference's transformer models that have no counterpart here.
+NEURAL_NETWORK_OPTIONS = frozenset(
+    {
+        "epochs",
+        "batch_size",
+        "batch_strategy",
+        "learning_rate",
+        "hidden_layers_sizes",
+        "embedding_dimension",
+        "number_of_transformer_layers",
+        "transformer_size",
+        "use_masked_language_model",
+        "drop_rate",
+        "drop_rate_attention",
+        "weight_sparsity",
+        "connection_density",
+        "dense_dimension",
+        "concat_dimension",
+        "number_of_negative_examples",
+        "similarity_type",
+        "loss_type",
+        "maximum_positive_similarity",
+        "maximum_negative_similarity",
+        "use_maximum_negative_similarity",
+        "scale_loss",
+        "regularization_constant",
+        "negative_margin_scale",
+        "use_sparse_input_dropout",
+        "use_dense_input_dropout",
+        "evaluate_every_number_of_epochs",
+        "evaluate_on_number_of_examples",
+        "tensorboard_log_directory",
+        "tensorboard_log_level",
+        "checkpoint_model",
+        "constrain_similarities",
+        "model_confidence",
+        "renormalize_confidence",
+        "unidirectional_encoder",
+        "num_heads",
+        "max_relative_position",
+        "use_key_relative_embeddings",
+        "use_value_relative_embeddings",
+        "run_eagerly",
+        "use_gpu",
+        "random_seed",
+    }
+)
+
+_INTENT_MAX_ITER = 100
+_INTENT_TOL = 1e-4
+_CRF_MAX_ITER = 50
+_CRF_L1 = 0.1
+_CRF_L2 = 0.1
+
+
+def featurizer_names(options: dict[str, Any]) -> frozenset[str] | None:
+    """The `featurizers` option: names/aliases of the featurizers to read; empty means all."""
+    return frozenset(options["featurizers"]) or None
+
+
+class DIETClassifier(Component):
+    name = "DIETClassifier"
+    defaults = {
+        "intent_classification": True,
+        "entity_recognition": True,
+        "BILOU_flag": True,
+        "split_entities_by_comma": True,
+        "ranking_length": 10,
+        "featurizers": [],
+    }
+    types = {"split_entities_by_comma": (bool, dict)}
+    ignored = NEURAL_NETWORK_OPTIONS
+    needs = frozenset({"features"})
+    provides = frozenset({"intent", "entities"})
+
+    def __init__(self, options: dict[str, Any], *, language: str) -> None:
+        super().__init__(options, language=language)
+        origins = featurizer_names(self.options)
+        self.intents = IntentModel(max_iter=_INTENT_MAX_ITER, tol=_INTENT_TOL, origins=origins)
+        self.tagger = EntityTagger(
+            extractor=self.name,
+            features=DEFAULT_FEATURES,
+            bilou_flag=self.options["BILOU_flag"],
+            split_by_comma=self.options["split_entities_by_comma"],
+            max_iter=_CRF_MAX_ITER,
+            l1=_CRF_L1,
+            l2=_CRF_L2,
+            sequence_features=True,
+            origins=origins,
+        )
+
+    @classmethod
+    def check(cls, options: dict[str, Any]) -> None:
+        check_classifier_options(cls.name, options)
+        check_split_by_comma(cls.name, options["split_entities_by_comma"])
+
+    def train(self, messages: list[Message], data: NluData) -> None:
+        logger.info(
+            "%s: trained as Tandem's logistic-regression intent classifier and CRF entity tagger "
+            "(neural-network options such as epochs are ignored)",
+            self.label,
+        )
+        if self.options["intent_classification"]:
+            chosen, labels, parts = intent_targets(messages)
+            if chosen:
+                self.intents.fit(chosen, labels, parts)
+        if self.options["entity_recognition"]:
+            self.tagger.fit(messages)
+
+    def process(self, message: Message) -> None:
+        if self.options["intent_classification"] and self.intents.labels:
+            set_intent(message, self.intents.rank(message), self.options["ranking_length"])
+        if self.options["entity_recognition"]:
+            message.entities.extend(self.tagger.extract(message))
+
+    def persist(self, store: Store) -> None:
+        self.intents.persist(store)
+        self.tagger.persist(store)
+
+    def restore(self, store: Store) -> None:
+        self.intents.restore(store)
+        self.tagger.restore(store)

@@ -1,0 +1,88 @@
+"""ResponseSelector, mapped to Tandem's logistic-regression model over response keys.
+
+For retrieval intents (``faq/ask_name``) the intent classifier learns ``faq``; this component
+learns which ``faq/...`` key a message asks for, so the retrieval action ``utter_faq`` can
+utter ``utter_faq/ask_name``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tandem.nlu.component import Component
+from tandem.nlu.diet import NEURAL_NETWORK_OPTIONS, featurizer_names
+from tandem.nlu.intent_classifier import check_classifier_options
+from tandem.nlu.logistic import IntentModel
+from tandem.nlu.message import Message, base_intent
+from tandem.nlu.storage import Store
+from tandem.project.training_data import NluData
+
+logger = logging.getLogger(__name__)
+
+_MAX_ITER = 100
+_TOL = 1e-4
+
+
+class ResponseSelector(Component):
+    name = "ResponseSelector"
+    defaults = {
+        "retrieval_intent": None,  # None = one selector for all retrieval intents ("default")
+        "ranking_length": 10,
+        "featurizers": [],
+    }
+    types = {"retrieval_intent": (str, type(None))}
+    # use_text_as_label picks responses by their text; with keys as labels the choice is the same.
+    ignored = NEURAL_NETWORK_OPTIONS | {"use_text_as_label", "BILOU_flag"}
+    needs = frozenset({"features"})
+    provides = frozenset({"response_selector"})
+
+    def __init__(self, options: dict[str, Any], *, language: str) -> None:
+        super().__init__(options, language=language)
+        self.model = IntentModel(max_iter=_MAX_ITER, tol=_TOL, origins=featurizer_names(self.options))
+        self.all_retrieval_intents: list[str] = []
+
+    @classmethod
+    def check(cls, options: dict[str, Any]) -> None:
+        check_classifier_options(cls.name, options)
+
+    def train(self, messages: list[Message], data: NluData) -> None:
+        logger.info("%s: trained as Tandem's logistic-regression response model", self.label)
+        wanted = self.options["retrieval_intent"]
+        chosen, keys = [], []
+        for message in messages:
+            intent = message.example.intent if message.example else None
+            if intent and "/" in intent and (wanted is None or base_intent(intent) == wanted):
+                chosen.append(message)
+                keys.append(intent)
+        self.all_retrieval_intents = sorted(
+            {base_intent(e.intent) for e in data.examples if e.intent and "/" in e.intent}
+        )
+        if chosen:
+            self.model.fit(chosen, keys, {})
+
+    def process(self, message: Message) -> None:
+        ranking = self.model.rank(message)
+        length = self.options["ranking_length"]
+        ranking = ranking[:length] if length > 0 else ranking
+        key, confidence = ranking[0] if ranking else (None, 0.0)
+        selector = message.response_selector or {"all_retrieval_intents": self.all_retrieval_intents}
+        selector[self.options["retrieval_intent"] or "default"] = {
+            "response": {
+                # Response texts live in the domain; the retrieval action looks them up by name.
+                "responses": None,
+                "confidence": confidence,
+                "intent_response_key": key,
+                "utter_action": f"utter_{key}",
+            },
+            "ranking": [{"confidence": c, "intent_response_key": k} for k, c in ranking],
+        }
+        message.response_selector = selector
+
+    def persist(self, store: Store) -> None:
+        store.write_json("all_retrieval_intents", self.all_retrieval_intents)
+        self.model.persist(store)
+
+    def restore(self, store: Store) -> None:
+        self.all_retrieval_intents = store.read_json("all_retrieval_intents")
+        self.model.restore(store)
