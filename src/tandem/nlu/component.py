@@ -7,7 +7,6 @@ accepts for compatibility but ignores, and a ``check`` hook for rules across opt
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -15,8 +14,6 @@ from tandem.nlu.message import Message
 from tandem.nlu.storage import Store
 from tandem.project.errors import suggest
 from tandem.project.training_data import NluData
-
-logger = logging.getLogger(__name__)
 
 # Keys every component accepts: `alias` names an instance (e.g. one of two featurizers).
 COMMON_OPTIONS = frozenset({"alias"})
@@ -42,6 +39,7 @@ class Component:
     is_async: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any], *, language: str) -> None:
+        self.config = dict(options)  # as written in the config, for persisting the pipeline
         self.options = self.resolve_options(options)
         self.label: str = options.get("alias") or self.name
         self.language = language
@@ -62,7 +60,9 @@ class Component:
                 _check_type(cls.name, key, value, _type_of(cls.defaults[key]))
             if key in cls.choices and value not in cls.choices[key]:
                 allowed = ", ".join(repr(choice) for choice in cls.choices[key])
-                raise NluError(f"{cls.name}: option '{key}' is {value!r}, expected one of {allowed}")
+                raise NluError(
+                    f"{cls.name}: option '{key}' is {value!r}, expected one of {allowed}"
+                )
         resolved = {**cls.defaults, **{k: v for k, v in options.items() if k in cls.defaults}}
         cls.check(resolved)
         return resolved
@@ -85,6 +85,12 @@ class Component:
 
     def restore(self, store: Store) -> None:
         """Read back what persist() wrote."""
+
+
+def require_non_negative(component: str, options: Mapping[str, Any], *keys: str) -> None:
+    for key in keys:
+        if options[key] < 0:
+            raise NluError(f"{component}: '{key}' must not be negative")
 
 
 def _type_of(default: Any) -> tuple[type, ...]:

@@ -91,7 +91,9 @@ class CountVectorsFeaturizer(Component):
         for key in ("min_df", "max_df"):
             value = options[key]
             if value < 0 or (isinstance(value, float) and value > 1):
-                raise NluError(f"{cls.name}: '{key}' must be a count >= 0 or a proportion in [0, 1]")
+                raise NluError(
+                    f"{cls.name}: '{key}' must be a count >= 0 or a proportion in [0, 1]"
+                )
         if options["max_features"] is not None and options["max_features"] < 1:
             raise NluError(f"{cls.name}: 'max_features' must be a positive number")
         stop_words = options["stop_words"]
@@ -143,7 +145,9 @@ class CountVectorsFeaturizer(Component):
 
         def sequence() -> sp.csr_matrix:
             rows = [self._row(self._words([text])) for text in texts]
-            return sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, len(self.vocabulary)))
+            return (
+                sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, len(self.vocabulary)))
+            )
 
         return Features(self.label, self._row(self._words(texts)), sequence)
 
@@ -156,7 +160,9 @@ class CountVectorsFeaturizer(Component):
         ]
         if self.options["use_shared_vocab"]:
             # One vocabulary for texts and labels: words of intent names are known words.
-            documents += [set(self._terms(self._words(m.intent_tokens))) for m in messages if m.intent_tokens]
+            documents += [
+                set(self._terms(self._words(m.intent_tokens))) for m in messages if m.intent_tokens
+            ]
         self.vocabulary = self._select(documents)
         if not self.vocabulary:
             logger.warning("%s: the vocabulary is empty; this featurizer adds nothing", self.label)

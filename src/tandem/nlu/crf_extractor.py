@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tandem.nlu.component import Component, NluError
+from tandem.nlu.component import Component, NluError, require_non_negative
 from tandem.nlu.message import Message
 from tandem.nlu.storage import Store
 from tandem.nlu.tagger import DEFAULT_FEATURES, FEATURE_NAMES, EntityTagger
@@ -17,7 +17,8 @@ def check_split_by_comma(component: str, value: Any) -> None:
         return
     if not isinstance(value, dict) or not all(isinstance(v, bool) for v in value.values()):
         raise NluError(
-            f"{component}: 'split_entities_by_comma' must be true/false or a map of entity -> true/false"
+            f"{component}: 'split_entities_by_comma' must be true/false "
+            "or a map of entity name -> true/false"
         )
 
 
@@ -53,9 +54,7 @@ class CRFEntityExtractor(Component):
     def check(cls, options: dict[str, Any]) -> None:
         check_windows(cls.name, options["features"], FEATURE_NAMES)
         check_split_by_comma(cls.name, options["split_entities_by_comma"])
-        for key in ("max_iterations", "L1_c", "L2_c"):
-            if options[key] < 0:
-                raise NluError(f"{cls.name}: '{key}' must not be negative")
+        require_non_negative(cls.name, options, "max_iterations", "L1_c", "L2_c")
 
     def train(self, messages: list[Message], data: NluData) -> None:
         self.tagger.fit(messages)

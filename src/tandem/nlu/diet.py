@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tandem.nlu.component import Component
+from tandem.nlu.component import Component, require_non_negative
 from tandem.nlu.crf_extractor import check_split_by_comma
-from tandem.nlu.intent_classifier import check_classifier_options, intent_targets, set_intent
+from tandem.nlu.intent_classifier import intent_targets, set_intent
 from tandem.nlu.logistic import IntentModel
 from tandem.nlu.message import Message
 from tandem.nlu.storage import Store
@@ -113,7 +113,7 @@ class DIETClassifier(Component):
 
     @classmethod
     def check(cls, options: dict[str, Any]) -> None:
-        check_classifier_options(cls.name, options)
+        require_non_negative(cls.name, options, "ranking_length")
         check_split_by_comma(cls.name, options["split_entities_by_comma"])
 
     def train(self, messages: list[Message], data: NluData) -> None:

@@ -69,13 +69,20 @@ class DucklingEntityExtractor(Component):
             form["tz"] = self.options["timezone"]
         timeout = aiohttp.ClientTimeout(total=self.options["timeout"])
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.post(f"{self.url}/parse", data=form) as response:
-                    response.raise_for_status()
-                    matches = await response.json(content_type=None)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(f"{self.url}/parse", data=form) as response,
+            ):
+                response.raise_for_status()
+                matches = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             if not self._reported_down:
-                logger.error("%s: Duckling at %s failed (%s); no Duckling entities", self.label, self.url, error)
+                logger.error(
+                    "%s: Duckling at %s failed (%s); no Duckling entities",
+                    self.label,
+                    self.url,
+                    error,
+                )
                 self._reported_down = True
             return []
         self._reported_down = False
@@ -86,7 +93,9 @@ class DucklingEntityExtractor(Component):
         if "value" in value:
             entity_value = value["value"]
         else:  # an interval: {"from": {...}, "to": {...}}
-            entity_value = {k: value[k].get("value") for k in ("from", "to") if isinstance(value.get(k), dict)}
+            entity_value = {
+                k: value[k].get("value") for k in ("from", "to") if isinstance(value.get(k), dict)
+            }
         return {
             "entity": match.get("dim"),
             "start": match.get("start"),

@@ -35,5 +35,6 @@ class FallbackClassifier(Component):
         ranking = message.intent_ranking or []
         return (
             len(ranking) >= 2
-            and ranking[0]["confidence"] - ranking[1]["confidence"] < self.options["ambiguity_threshold"]
+            and ranking[0]["confidence"] - ranking[1]["confidence"]
+            < self.options["ambiguity_threshold"]
         )

@@ -1,11 +1,11 @@
-"""LogisticRegressionClassifier: intents from sentence features by multinomial logistic regression."""
+"""LogisticRegressionClassifier: intents from sentence features by logistic regression."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from tandem.nlu.component import Component, NluError
+from tandem.nlu.component import Component, require_non_negative
 from tandem.nlu.logistic import IntentModel
 from tandem.nlu.message import Message, base_intent
 from tandem.nlu.storage import Store
@@ -14,7 +14,9 @@ from tandem.project.training_data import NluData
 logger = logging.getLogger(__name__)
 
 
-def intent_targets(messages: list[Message]) -> tuple[list[Message], list[str], dict[str, tuple[str, ...]]]:
+def intent_targets(
+    messages: list[Message],
+) -> tuple[list[Message], list[str], dict[str, tuple[str, ...]]]:
     """Training messages that have an intent, their labels, and each label's sub-intents.
 
     A retrieval intent ``faq/ask_name`` is learned as ``faq``; the response selector learns the
@@ -61,7 +63,7 @@ class LogisticRegressionClassifier(Component):
 
     @classmethod
     def check(cls, options: dict[str, Any]) -> None:
-        check_classifier_options(cls.name, options)
+        require_non_negative(cls.name, options, "max_iter", "tol", "ranking_length")
 
     def train(self, messages: list[Message], data: NluData) -> None:
         if self.options["solver"] != "lbfgs":
@@ -80,12 +82,3 @@ class LogisticRegressionClassifier(Component):
 
     def restore(self, store: Store) -> None:
         self.model.restore(store)
-
-
-def check_classifier_options(component: str, options: dict[str, Any]) -> None:
-    if options.get("max_iter", 1) < 0:
-        raise NluError(f"{component}: 'max_iter' must not be negative")
-    if options.get("tol", 0) < 0:
-        raise NluError(f"{component}: 'tol' must not be negative")
-    if options["ranking_length"] < 0:
-        raise NluError(f"{component}: 'ranking_length' must not be negative")

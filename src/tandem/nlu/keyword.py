@@ -27,7 +27,8 @@ class KeywordIntentClassifier(Component):
         self.keywords = keywords  # keyword -> intent, in training order (first match wins)
         flags = 0 if self.options["case_sensitive"] else re.IGNORECASE
         self._patterns = [
-            (re.compile(rf"\b{re.escape(keyword)}\b", flags), intent) for keyword, intent in keywords.items()
+            (re.compile(rf"\b{re.escape(keyword)}\b", flags), intent)
+            for keyword, intent in keywords.items()
         ]
 
     def train(self, messages: list[Message], data: NluData) -> None:
@@ -42,7 +43,9 @@ class KeywordIntentClassifier(Component):
                 ambiguous.add(keyword)
             keywords.setdefault(keyword, intent)
         for keyword in sorted(ambiguous):
-            logger.warning("%s: keyword '%s' belongs to several intents; it is dropped", self.label, keyword)
+            logger.warning(
+                "%s: keyword '%s' belongs to several intents; it is dropped", self.label, keyword
+            )
             del keywords[keyword]
         self._set_keywords(keywords)
 

@@ -70,7 +70,9 @@ def minimize(
     return x
 
 
-def _inverse_hessian_times(gradient: np.ndarray, steps: deque[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+def _inverse_hessian_times(
+    gradient: np.ndarray, steps: deque[tuple[np.ndarray, np.ndarray, float]]
+) -> np.ndarray:
     """The two-loop recursion: the L-BFGS estimate of H^-1 @ gradient."""
     q = gradient.copy()
     alphas = []

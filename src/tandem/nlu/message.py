@@ -57,7 +57,9 @@ def sparse_row(counts: dict[int, float], width: int) -> sp.csr_matrix:
     columns = sorted(counts)
     data = np.fromiter((counts[c] for c in columns), dtype=np.float32, count=len(columns))
     indices = np.asarray(columns, dtype=np.int32)
-    return sp.csr_matrix((data, indices, np.array([0, len(columns)], dtype=np.int32)), shape=(1, width))
+    return sp.csr_matrix(
+        (data, indices, np.array([0, len(columns)], dtype=np.int32)), shape=(1, width)
+    )
 
 
 @dataclass(slots=True)

@@ -28,7 +28,9 @@ class NamedPattern:
     pattern: str
 
 
-def collect(data: NluData, options: Mapping[str, Any], names: Collection[str] | None = None) -> list[NamedPattern]:
+def collect(
+    data: NluData, options: Mapping[str, Any], names: Collection[str] | None = None
+) -> list[NamedPattern]:
     """Regexes then lookup tables, in file order; only those named in ``names`` if given."""
     found = []
     if options["use_regexes"]:
@@ -36,7 +38,9 @@ def collect(data: NluData, options: Mapping[str, Any], names: Collection[str] | 
     if options["use_lookup_tables"]:
         for name, entries in data.lookups.items():
             if entries:
-                found.append(NamedPattern(name, lookup_pattern(entries, options["use_word_boundaries"])))
+                found.append(
+                    NamedPattern(name, lookup_pattern(entries, options["use_word_boundaries"]))
+                )
     return [p for p in found if names is None or p.name in names]
 
 
@@ -45,7 +49,9 @@ def lookup_pattern(entries: Collection[str], word_boundaries: bool) -> str:
     return "|".join(rf"\b{e}\b" if word_boundaries else e for e in escaped)
 
 
-def compile_all(patterns: list[NamedPattern], case_sensitive: bool) -> list[tuple[str, re.Pattern[str]]]:
+def compile_all(
+    patterns: list[NamedPattern], case_sensitive: bool
+) -> list[tuple[str, re.Pattern[str]]]:
     flags = 0 if case_sensitive else re.IGNORECASE
     compiled = []
     for p in patterns:
@@ -71,4 +77,6 @@ class PatternComponent(Component):
         store.write_json("patterns", [[p.name, p.pattern] for p in self.patterns])
 
     def restore(self, store: Store) -> None:
-        self.set_patterns([NamedPattern(name, pattern) for name, pattern in store.read_json("patterns")])
+        self.set_patterns(
+            [NamedPattern(name, pattern) for name, pattern in store.read_json("patterns")]
+        )

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tandem.nlu.component import Component
+from tandem.nlu.component import Component, require_non_negative
 from tandem.nlu.diet import NEURAL_NETWORK_OPTIONS, featurizer_names
-from tandem.nlu.intent_classifier import check_classifier_options
 from tandem.nlu.logistic import IntentModel
 from tandem.nlu.message import Message, base_intent
 from tandem.nlu.storage import Store
@@ -39,12 +38,14 @@ class ResponseSelector(Component):
 
     def __init__(self, options: dict[str, Any], *, language: str) -> None:
         super().__init__(options, language=language)
-        self.model = IntentModel(max_iter=_MAX_ITER, tol=_TOL, origins=featurizer_names(self.options))
+        self.model = IntentModel(
+            max_iter=_MAX_ITER, tol=_TOL, origins=featurizer_names(self.options)
+        )
         self.all_retrieval_intents: list[str] = []
 
     @classmethod
     def check(cls, options: dict[str, Any]) -> None:
-        check_classifier_options(cls.name, options)
+        require_non_negative(cls.name, options, "ranking_length")
 
     def train(self, messages: list[Message], data: NluData) -> None:
         logger.info("%s: trained as Tandem's logistic-regression response model", self.label)
@@ -66,7 +67,9 @@ class ResponseSelector(Component):
         length = self.options["ranking_length"]
         ranking = ranking[:length] if length > 0 else ranking
         key, confidence = ranking[0] if ranking else (None, 0.0)
-        selector = message.response_selector or {"all_retrieval_intents": self.all_retrieval_intents}
+        selector = message.response_selector or {
+            "all_retrieval_intents": self.all_retrieval_intents
+        }
         selector[self.options["retrieval_intent"] or "default"] = {
             "response": {
                 # Response texts live in the domain; the retrieval action looks them up by name.

@@ -8,7 +8,7 @@ that the city after "to" is the destination.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from tandem.nlu.crf import LinearChainCrf
 from tandem.nlu.message import Message, sparse_row
 from tandem.nlu.storage import Store
 from tandem.nlu.token_features import TOKEN_VALUES, positions
+from tandem.project.training_data import EntityAnnotation, NluExample
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,20 @@ DEFAULT_FEATURES = [
     ["low", "title", "upper"],
 ]
 LAYERS = ("entity", "role", "group")
+
+
+def _values(name: str, offset: int, text: str, patterns: frozenset[str]) -> list[str]:
+    """The attributes a feature name gives a token seen at ``offset`` from the tagged one."""
+    if name == "bias":
+        return [f"{offset}:bias"]
+    if name == "pattern":
+        return [f"{offset}:pattern:{p}" for p in sorted(patterns)]
+    if name not in _VALUES:
+        return []  # text_dense_features
+    value = _VALUES[name](text)
+    if isinstance(value, bool):
+        return [f"{offset}:{name}"] if value else []
+    return [f"{offset}:{name}:{value}"]
 
 
 class EntityTagger:
@@ -76,38 +91,28 @@ class EntityTagger:
     # -- features ------------------------------------------------------------------------------
 
     def _attributes(self, message: Message, entity_tags: list[str] | None) -> list[list[str]]:
-        tokens = message.tokens or []
+        texts = [token.text for token in message.tokens or ()]
+        patterns = message.patterns or [frozenset()] * len(texts)
         result = []
-        for i in range(len(tokens)):
+        for i in range(len(texts)):
             attributes = []
-            for offset, j, names in positions(self.features, i, len(tokens)):
+            for offset, j, names in positions(self.features, i, len(texts)):
                 if j is None:
                     attributes.append(f"{offset}:{'BOS' if offset < 0 else 'EOS'}")
                     continue
                 for name in names:
-                    attributes.extend(self._values(name, offset, message, j))
+                    attributes.extend(_values(name, offset, texts[j], patterns[j]))
             if entity_tags is not None:
                 attributes.append(f"entity:{entity_tags[i]}")
             result.append(attributes)
         return result
 
-    @staticmethod
-    def _values(name: str, offset: int, message: Message, j: int) -> list[str]:
-        if name == "bias":
-            return [f"{offset}:bias"]
-        if name == "pattern":
-            return [f"{offset}:pattern:{p}" for p in sorted((message.patterns or [])[j] if message.patterns else ())]
-        if name not in _VALUES:
-            return []  # text_dense_features
-        value = _VALUES[name](message.tokens[j].text)  # type: ignore[index]
-        if isinstance(value, bool):
-            return [f"{offset}:{name}"] if value else []
-        return [f"{offset}:{name}:{value}"]
-
     def _matrix(self, message: Message, entity_tags: list[str] | None) -> sp.csr_matrix:
         width = len(self.vocabulary)
         rows = [
-            sparse_row({c: 1.0 for a in attributes if (c := self.vocabulary.get(a)) is not None}, width)
+            sparse_row(
+                {c: 1.0 for a in attributes if (c := self.vocabulary.get(a)) is not None}, width
+            )
             for attributes in self._attributes(message, entity_tags)
         ]
         matrix = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, width))
@@ -119,46 +124,68 @@ class EntityTagger:
     # -- training ------------------------------------------------------------------------------
 
     def fit(self, messages: list[Message]) -> None:
-        annotated = [m for m in messages if m.example is not None and m.tokens]
-        if not any(m.example.entities for m in annotated):  # type: ignore[union-attr]
-            logger.warning("%s: the training data has no entities; it will extract nothing", self.extractor)
+        annotated = [(m, m.example) for m in messages if m.example is not None and m.tokens]
+        if not any(example.entities for _, example in annotated):
+            logger.warning(
+                "%s: the training data has no entities; it will extract nothing", self.extractor
+            )
             return
-        targets = {layer: [self._spans(m, layer) for m in annotated] for layer in LAYERS}
+        targets = {
+            layer: [self._spans(m, example.entities, layer) for m, example in annotated]
+            for layer in LAYERS
+        }
+        sizes = [len(m.tokens or ()) for m, _ in annotated]
         entity_tags = [
-            bilou.encode(len(m.tokens), spans, bilou=False)  # type: ignore[arg-type]
-            for m, spans in zip(annotated, targets["entity"], strict=True)
+            bilou.encode(n, spans, bilou=False)
+            for n, spans in zip(sizes, targets["entity"], strict=True)
         ]
         attributes = set()
-        for m, tags in zip(annotated, entity_tags, strict=True):
+        for (m, _), tags in zip(annotated, entity_tags, strict=True):
             for token_attributes in self._attributes(m, tags):
                 attributes.update(token_attributes)
         self.vocabulary = {a: i for i, a in enumerate(sorted(attributes))}
         for layer in LAYERS:
-            if not any(targets[layer]):
-                continue
-            use_bilou = self.bilou and layer == "entity"
-            tags = [bilou.encode(len(m.tokens), s, use_bilou) for m, s in zip(annotated, targets[layer], strict=True)]  # type: ignore[arg-type]
-            labels = sorted({t for seq in tags for t in seq} | {bilou.OUTSIDE})
-            index = {label: k for k, label in enumerate(labels)}
-            inputs = [self._matrix(m, None if layer == "entity" else et) for m, et in zip(annotated, entity_tags, strict=True)]
-            crf = LinearChainCrf(inputs[0].shape[1], len(labels))
-            crf.fit(
-                inputs,
-                [np.array([index[t] for t in seq]) for seq in tags],
-                l1=self.l1,
-                l2=self.l2,
-                max_iter=self.max_iter,
-            )
-            self.layers[layer] = (labels, crf)
+            if any(targets[layer]):
+                self.layers[layer] = self._fit_layer(
+                    layer, annotated, sizes, targets[layer], entity_tags
+                )
 
-    def _spans(self, message: Message, layer: str) -> list[bilou.Span]:
+    def _fit_layer(
+        self,
+        layer: str,
+        annotated: list[tuple[Message, NluExample]],
+        sizes: list[int],
+        spans: list[list[bilou.Span]],
+        entity_tags: list[list[str]],
+    ) -> tuple[list[str], LinearChainCrf]:
+        use_bilou = self.bilou and layer == "entity"
+        tags = [bilou.encode(n, s, use_bilou) for n, s in zip(sizes, spans, strict=True)]
+        labels = sorted({t for seq in tags for t in seq} | {bilou.OUTSIDE})
+        index = {label: k for k, label in enumerate(labels)}
+        inputs = [
+            self._matrix(m, None if layer == "entity" else et)
+            for (m, _), et in zip(annotated, entity_tags, strict=True)
+        ]
+        crf = LinearChainCrf(inputs[0].shape[1], len(labels))
+        crf.fit(
+            inputs,
+            [np.array([index[t] for t in seq]) for seq in tags],
+            l1=self.l1,
+            l2=self.l2,
+            max_iter=self.max_iter,
+        )
+        return labels, crf
+
+    def _spans(
+        self, message: Message, annotations: Sequence[EntityAnnotation], layer: str
+    ) -> list[bilou.Span]:
         spans = []
         tokens = message.tokens or []
-        for annotation in message.example.entities:  # type: ignore[union-attr]
+        for annotation in annotations:
             label = getattr(annotation, layer)
-            covered = bilou.covered_tokens(tokens, annotation.start, annotation.end)
             if label is None:
                 continue
+            covered = bilou.covered_tokens(tokens, annotation.start, annotation.end)
             if not covered:
                 logger.warning(
                     "%s: entity '%s' in %r does not line up with tokens; it is not learned",
@@ -194,7 +221,9 @@ class EntityTagger:
                 "start": start,
                 "end": end,
                 # An entity is only as certain as its least certain token.
-                "confidence_entity": float(min(marginals[i, path[i]] for i in range(span.first, span.last + 1))),
+                "confidence_entity": float(
+                    min(marginals[i, path[i]] for i in range(span.first, span.last + 1))
+                ),
             }
             for layer, layer_marginals in extra.items():
                 layer_labels = self.layers[layer][0]

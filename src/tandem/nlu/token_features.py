@@ -44,10 +44,14 @@ def check_windows(component: str, windows: Any, names: Collection[str]) -> None:
                 raise NluError(f"{component}: feature '{name}' needs spaCy part-of-speech tags")
             if name not in names:
                 hint = suggest(name, names)
-                raise NluError(f"{component}: unknown feature '{name}'" + (f" ({hint})" if hint else ""))
+                raise NluError(
+                    f"{component}: unknown feature '{name}'" + (f" ({hint})" if hint else "")
+                )
 
 
-def positions(windows: list[list[str]], index: int, length: int) -> Iterator[tuple[int, int | None, list[str]]]:
+def positions(
+    windows: list[list[str]], index: int, length: int
+) -> Iterator[tuple[int, int | None, list[str]]]:
     """(offset, token index or None when outside the text, names) for each window position."""
     middle = len(windows) // 2
     for k, names in enumerate(windows):

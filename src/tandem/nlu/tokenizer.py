@@ -42,7 +42,11 @@ class WhitespaceTokenizer(Component):
 
     def tokenize(self, text: str) -> list[Token]:
         if self._pattern is not None:
-            return [Token(m.group(), m.start(), m.end()) for m in self._pattern.finditer(text) if m.group()]
+            return [
+                Token(m.group(), m.start(), m.end())
+                for m in self._pattern.finditer(text)
+                if m.group()
+            ]
         tokens = []
         for chunk in re.finditer(r"\S+", text):
             stripped = _EDGE_PUNCTUATION.sub("", chunk.group())

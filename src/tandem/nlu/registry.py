@@ -1,0 +1,92 @@
+"""Component names as written in config.yml, and the classes Tandem builds for them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tandem.nlu.component import Component, NluError
+from tandem.nlu.count_vectors import CountVectorsFeaturizer
+from tandem.nlu.crf_extractor import CRFEntityExtractor
+from tandem.nlu.diet import DIETClassifier
+from tandem.nlu.duckling import DucklingEntityExtractor
+from tandem.nlu.fallback import FallbackClassifier
+from tandem.nlu.intent_classifier import LogisticRegressionClassifier
+from tandem.nlu.keyword import KeywordIntentClassifier
+from tandem.nlu.lexical_syntactic import LexicalSyntacticFeaturizer
+from tandem.nlu.regex_extractor import RegexEntityExtractor
+from tandem.nlu.regex_featurizer import RegexFeaturizer
+from tandem.nlu.response_selector import ResponseSelector
+from tandem.nlu.synonyms import EntitySynonymMapper
+from tandem.nlu.tokenizer import WhitespaceTokenizer
+from tandem.project.errors import suggest
+
+COMPONENTS: Mapping[str, type[Component]] = {
+    cls.name: cls
+    for cls in (
+        WhitespaceTokenizer,
+        CountVectorsFeaturizer,
+        LexicalSyntacticFeaturizer,
+        RegexFeaturizer,
+        LogisticRegressionClassifier,
+        KeywordIntentClassifier,
+        DIETClassifier,
+        FallbackClassifier,
+        CRFEntityExtractor,
+        RegexEntityExtractor,
+        DucklingEntityExtractor,
+        EntitySynonymMapper,
+        ResponseSelector,
+    )
+}
+
+# Pipeline entries that other packages build (routing and LLM command generation); the caller
+# filters them out before building the NLU pipeline.
+NON_NLU_COMPONENTS = frozenset(
+    {
+        "IntentBasedRouter",
+        "LLMBasedRouter",
+        "NLUCommandAdapter",
+        "CompactLLMCommandGenerator",
+        "SearchReadyLLMCommandGenerator",
+        "SingleStepLLMCommandGenerator",
+        "LLMCommandGenerator",
+        "MultiStepLLMCommandGenerator",
+    }
+)
+
+# Reference components that need models Tandem does not run (spaCy, MITIE, transformers...).
+_UNSUPPORTED = frozenset(
+    {
+        "SpacyNLP",
+        "SpacyTokenizer",
+        "SpacyFeaturizer",
+        "SpacyEntityExtractor",
+        "MitieNLP",
+        "MitieTokenizer",
+        "MitieFeaturizer",
+        "MitieIntentClassifier",
+        "MitieEntityExtractor",
+        "JiebaTokenizer",
+        "ConveRTFeaturizer",
+        "LanguageModelFeaturizer",
+        "SklearnIntentClassifier",
+    }
+)
+
+
+def create(name: str, options: Mapping[str, Any], *, language: str) -> Component:
+    cls = COMPONENTS.get(name)
+    if cls is not None:
+        return cls(options, language=language)
+    known = ", ".join(sorted(COMPONENTS))
+    if name in NON_NLU_COMPONENTS:
+        raise NluError(f"'{name}' is not an NLU component; filter NON_NLU_COMPONENTS out first")
+    if name in _UNSUPPORTED:
+        raise NluError(f"component '{name}' is not supported by Tandem; supported: {known}")
+    hint = suggest(name, COMPONENTS)
+    raise NluError(
+        f"unknown component '{name}'"
+        + (f" ({hint})" if hint.startswith("did") else "")
+        + f"; known: {known}"
+    )
