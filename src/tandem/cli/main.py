@@ -14,6 +14,9 @@ from tandem import __version__
 # verb path -> (module, help); modules expose ``add_arguments(parser, verb)`` and ``run(args)``.
 _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("init",): ("tandem.cli.init", "create a starter assistant"),
+    ("train",): ("tandem.cli.train", "train a model from the project files"),
+    ("train", "nlu"): ("tandem.cli.train", "train only the NLU pipeline"),
+    ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
     ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tandem.nlu.pipeline import NluPipeline, parse_slash_message
+from tandem.nlu.pipeline import NluPipeline
 
 from tandem.actions.custom import ActionServerClient
 from tandem.actions.registry import ActionRegistry
@@ -26,7 +26,7 @@ from tandem.runtime.processor import MessageProcessor
 
 
 class MessageParser:
-    """Text to parse data: slash messages bypass the NLU pipeline, everything else runs it."""
+    """Text to parse data (slash messages are resolved against the domain's intents)."""
 
     def __init__(self, pipeline: NluPipeline, domain: Domain) -> None:
         self.pipeline = pipeline
@@ -34,12 +34,9 @@ class MessageParser:
         self.entities = frozenset(domain.entities)
 
     async def __call__(self, message: UserMessage, tracker: Tracker) -> dict[str, Any]:
-        text = message.text.strip()
-        if text.startswith("/"):
-            parsed = parse_slash_message(text, self.intents, self.entities)
-            if parsed is not None:
-                return parsed
-        return await self.pipeline.parse_async(message.text)
+        return await self.pipeline.parse_async(
+            message.text, intents=self.intents, entities=self.entities
+        )
 
 
 def load_assistant(model_path: Path) -> Assistant:

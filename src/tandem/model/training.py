@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tandem.nlu.pipeline import NON_NLU_COMPONENTS, NluPipeline
+from tandem.nlu import NON_NLU_COMPONENTS, NluPipeline
 
 from tandem import __version__
 from tandem.model.archive import (
