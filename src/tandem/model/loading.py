@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tandem.nlu.pipeline import NluPipeline
-
 from tandem.actions.custom import ActionServerClient
 from tandem.actions.registry import ActionRegistry
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import ArchiveError, newest_archive, read_metadata, unpack_archive
 from tandem.model.training import NLU_DIR, SNAPSHOT_DIR
+from tandem.nlu.pipeline import NluPipeline
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints, load_endpoints
 from tandem.project.loader import load_project

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tandem.nlu import NON_NLU_COMPONENTS, NluPipeline
-
 from tandem import __version__
 from tandem.model.archive import (
     METADATA_FILE,
@@ -28,6 +26,7 @@ from tandem.model.archive import (
     write_archive,
 )
 from tandem.model.fingerprint import fingerprint
+from tandem.nlu import NON_NLU_COMPONENTS, NluPipeline
 from tandem.project.loader import Project
 
 log = logging.getLogger(__name__)
