@@ -11,7 +11,9 @@ import pytest
 from tandem.cli.main import main
 
 BANK = Path(__file__).resolve().parents[3] / "shared" / "acceptance" / "bank"
-pytestmark = pytest.mark.skipif(not BANK.is_dir(), reason="needs ../shared/acceptance beside the repository")
+pytestmark = pytest.mark.skipif(
+    not BANK.is_dir(), reason="needs ../shared/acceptance beside the repository"
+)
 
 
 @pytest.fixture
@@ -34,15 +36,23 @@ def test_the_bank_assistant_is_clean(bank: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_a_typo_in_a_slot_name(bank: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    replace(bank / "domain" / "nlu_skills.yml", "      - appointment_topic\n", "      - appointment_topik\n")
+    replace(
+        bank / "domain" / "nlu_skills.yml",
+        "      - appointment_topic\n",
+        "      - appointment_topik\n",
+    )
     assert main(["data", "validate"]) == 1
     out = capsys.readouterr().out
-    assert f"domain{os.sep}nlu_skills.yml:55: error: slot 'appointment_topik' is not declared" in out
+    assert (
+        f"domain{os.sep}nlu_skills.yml:55: error: slot 'appointment_topik' is not declared" in out
+    )
     assert "did you mean 'appointment_topic'?" in out
 
 
 def test_a_missing_response(bank: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    replace(bank / "data" / "rules.yml", "- action: utter_branch_hours", "- action: utter_branch_hour")
+    replace(
+        bank / "data" / "rules.yml", "- action: utter_branch_hours", "- action: utter_branch_hour"
+    )
     assert main(["data", "validate"]) == 1
     out = capsys.readouterr().out
     assert f"data{os.sep}rules.yml:30: error: response 'utter_branch_hour' is not defined" in out
@@ -55,3 +65,10 @@ def test_a_bad_indent(bank: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert f"domain{os.sep}coexistence.yml:11: error: YAML syntax error" in err
     assert "check the indentation" in err
+
+
+def test_an_unknown_component_name(bank: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    replace(bank / "config.yml", "  - name: RulePolicy", "  - name: RulesPolicy")
+    assert main(["data", "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "config.yml:" in out and "unknown policy 'RulesPolicy'" in out and "'RulePolicy'" in out

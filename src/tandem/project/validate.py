@@ -24,6 +24,7 @@ from tandem.calm.flows import (
 )
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot
+from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS
 from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, closest
 from tandem.project.loader import Project
@@ -528,7 +529,40 @@ def _router_setting_problems(router: str, options: Any, source: Source) -> Itera
             )
 
 
+# Policies by their config names (implemented by the policies, calm and llm packages).
+POLICY_NAMES = frozenset(
+    {
+        "RulePolicy",
+        "MemoizationPolicy",
+        "AugmentedMemoizationPolicy",
+        "TEDPolicy",
+        "UnexpecTEDIntentPolicy",
+        "FlowPolicy",
+        "EnterpriseSearchPolicy",
+        "IntentlessPolicy",
+    }
+)
+
+
+def check_component_names(project: Project) -> Iterator[Problem]:
+    """Every pipeline component and policy must be one Tandem knows (listing them if not)."""
+    known_components = set(COMPONENTS) | NON_NLU_COMPONENTS
+    for items, known, what in (
+        (project.config.pipeline, known_components, "pipeline component"),
+        (project.config.policies, POLICY_NAMES, "policy"),
+    ):
+        for item in items:
+            if item.name not in known:
+                hint = closest(item.name, known)
+                yield Problem(
+                    item.source,
+                    f"unknown {what} '{item.name}'",
+                    f"did you mean '{hint}'?" if hint else "known: " + ", ".join(sorted(known)),
+                )
+
+
 CHECKS: tuple[Check, ...] = (
+    check_component_names,
     check_stories_and_rules,
     check_nlu_data,
     check_intents_have_examples,
