@@ -37,10 +37,11 @@ async def _chat(args: argparse.Namespace) -> int:
     from tandem.model.loading import open_processor
     from tandem.project.errors import ProjectError
     from tandem.runtime.message import UserMessage
+    from tandem.stores.factory import StoreConfigError
 
     try:
         processor = await open_processor(Path(args.model), Path(args.endpoints))
-    except (ArchiveError, ProjectError, FileNotFoundError) as error:
+    except (ArchiveError, ProjectError, StoreConfigError, FileNotFoundError) as error:
         print(f"Cannot load the model: {error}", file=sys.stderr)
         return 1
     sender = args.conversation_id or uuid.uuid4().hex
@@ -66,6 +67,7 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 async def close_processor(processor: MessageProcessor) -> None:
+    await processor.tracker_store.close()
     if processor.action_server is not None:
         await processor.action_server.aclose()
     for item in processor.assistant.closeables:

@@ -22,6 +22,7 @@ from tandem.project.loader import load_project
 from tandem.runtime.assistant import Assistant
 from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
+from tandem.stores.factory import create_tracker_store
 
 
 class MessageParser:
@@ -64,4 +65,6 @@ async def open_processor(model_path: Path, endpoints_path: Path | None = None) -
     action_server = (
         ActionServerClient(endpoints.action_endpoint) if endpoints.action_endpoint else None
     )
-    return MessageProcessor(assistant, action_server=action_server)
+    root = endpoints_path.parent if endpoints_path is not None else Path(".")
+    tracker_store = create_tracker_store(endpoints.tracker_store, assistant.domain.slots, root)
+    return MessageProcessor(assistant, tracker_store=tracker_store, action_server=action_server)
