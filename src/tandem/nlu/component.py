@@ -7,6 +7,7 @@ accepts for compatibility but ignores, and a ``check`` hook for rules across opt
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -111,3 +112,22 @@ def _check_type(component: str, key: str, value: Any, expected: tuple[type, ...]
     if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
         names = " or ".join(t.__name__ for t in expected)
         raise NluError(f"{component}: option '{key}' must be {names}, got {value!r}")
+
+
+class VocabularyFeaturizer(Component, ABC):
+    """A featurizer whose whole trained state is a term -> column vocabulary."""
+
+    vocabulary: dict[str, int]
+
+    @abstractmethod
+    def _features(self, message: Message) -> Any:
+        """The message's feature row over the vocabulary's columns."""
+
+    def process(self, message: Message) -> None:
+        message.features.append(self._features(message))
+
+    def persist(self, store: Store) -> None:
+        store.write_vocabulary("vocabulary", self.vocabulary)
+
+    def restore(self, store: Store) -> None:
+        self.vocabulary = store.read_vocabulary("vocabulary")

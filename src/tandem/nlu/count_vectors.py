@@ -14,10 +14,9 @@ from typing import Any
 
 import scipy.sparse as sp
 
-from tandem.nlu.component import Component, NluError
+from tandem.nlu.component import NluError, VocabularyFeaturizer
 from tandem.nlu.message import Features, Message, sparse_row
 from tandem.nlu.stop_words import ENGLISH
-from tandem.nlu.storage import Store
 from tandem.project.training_data import NluData
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ def char_wb_ngrams(words: Sequence[str], low: int, high: int) -> Iterator[str]:
                 yield padded[i : i + n]
 
 
-class CountVectorsFeaturizer(Component):
+class CountVectorsFeaturizer(VocabularyFeaturizer):
     name = "CountVectorsFeaturizer"
     defaults = {
         "analyzer": "word",
@@ -184,11 +183,3 @@ class CountVectorsFeaturizer(Component):
         # A float is a proportion of documents, an int an absolute count (1.0 means "all").
         return value * n if isinstance(value, float) else value
 
-    def process(self, message: Message) -> None:
-        message.features.append(self._features(message))
-
-    def persist(self, store: Store) -> None:
-        store.write_vocabulary("vocabulary", self.vocabulary)
-
-    def restore(self, store: Store) -> None:
-        self.vocabulary = store.read_vocabulary("vocabulary")

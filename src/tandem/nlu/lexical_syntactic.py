@@ -6,9 +6,8 @@ from typing import Any
 
 import scipy.sparse as sp
 
-from tandem.nlu.component import Component
+from tandem.nlu.component import VocabularyFeaturizer
 from tandem.nlu.message import Features, Message, sparse_row
-from tandem.nlu.storage import Store
 from tandem.nlu.token_features import TOKEN_VALUES, check_windows, positions
 from tandem.project.training_data import NluData
 
@@ -16,7 +15,7 @@ _VALUES = {**TOKEN_VALUES, "low": str.islower}
 _NAMES = (*_VALUES, "BOS", "EOS", "pos", "pos2")
 
 
-class LexicalSyntacticFeaturizer(Component):
+class LexicalSyntacticFeaturizer(VocabularyFeaturizer):
     name = "LexicalSyntacticFeaturizer"
     defaults = {
         "features": [
@@ -75,11 +74,3 @@ class LexicalSyntacticFeaturizer(Component):
         for message in messages:
             message.features.append(self._features(message))
 
-    def process(self, message: Message) -> None:
-        message.features.append(self._features(message))
-
-    def persist(self, store: Store) -> None:
-        store.write_vocabulary("vocabulary", self.vocabulary)
-
-    def restore(self, store: Store) -> None:
-        self.vocabulary = store.read_vocabulary("vocabulary")
