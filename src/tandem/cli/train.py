@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tandem.cli.project_args import add_project_arguments, load_project_or_report
@@ -22,6 +27,32 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         "--skip-validation", action="store_true", help="do not validate the project first"
     )
     parser.set_defaults(nlu_only=verb == "train nlu")
+
+
+@contextmanager
+def report_step(name: str) -> Iterator[None]:
+    """Show a training step while it runs (with a spinner on a terminal) and its duration."""
+    started = time.perf_counter()
+    done = threading.Event()
+    spinner = threading.Thread(target=_spin, args=(name, done), daemon=True)
+    if sys.stdout.isatty():
+        spinner.start()
+    else:
+        print(f"{name} ...", flush=True)
+    try:
+        yield
+    finally:
+        done.set()
+        if spinner.is_alive():
+            spinner.join()
+        print(f"\r{name}: done in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def _spin(name: str, done: threading.Event) -> None:
+    for frame in itertools.cycle("|/-\\"):
+        if done.wait(0.1):
+            return
+        print(f"\r{name} {frame}", end="", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         fixed_model_name=args.fixed_model_name,
         force=args.force,
         nlu_only=args.nlu_only,
+        report=report_step,
     )
     if result.skipped:
         print(f"Nothing changed since the last training; the model is {result.archive}")

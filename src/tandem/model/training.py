@@ -13,6 +13,8 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,10 @@ def train(
     fixed_model_name: str | None = None,
     force: bool = False,
     nlu_only: bool = False,
+    report: StepReporter | None = None,
 ) -> TrainResult:
+    """Train ``project`` into an archive in ``out``; ``report`` hears about each long step."""
+    step = report or _silent
     paths = project.paths
     inputs = [paths.config, paths.domain, *paths.data]
     digest = fingerprint(inputs, "nlu-only" if nlu_only else "full")
@@ -70,18 +75,29 @@ def train(
         nlu_components = [
             (c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS
         ]
-        started = time.perf_counter()
-        pipeline = NluPipeline.train(
-            nlu_components, project.data.nlu, language=project.config.language or "en"
-        )
-        pipeline.persist(staging / NLU_DIR)
-        log.info("trained the NLU pipeline in %.2f s", time.perf_counter() - started)
+        with step(f"Training the NLU pipeline ({len(project.data.nlu.examples)} examples)"):
+            pipeline = NluPipeline.train(
+                nlu_components, project.data.nlu, language=project.config.language or "en"
+            )
+            pipeline.persist(staging / NLU_DIR)
         metadata = _metadata(project, digest, nlu_only)
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
         prefix = "nlu-" if nlu_only else ""
         target = out / archive_name(fixed_model_name, prefix)
-        write_archive(staging, target)
+        with step("Writing the model archive"):
+            write_archive(staging, target)
     return TrainResult(target, skipped=False)
+
+
+# Wraps one training step: called with the step's name, used as a context manager.
+StepReporter = Callable[[str], AbstractContextManager[None]]
+
+
+@contextmanager
+def _silent(name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    log.info("%s: %.2f s", name, time.perf_counter() - started)
 
 
 def _previous_archive(out: Path, fixed_model_name: str | None) -> Path | None:
