@@ -18,6 +18,8 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train", "nlu"): ("tandem.cli.train", "train only the NLU pipeline"),
     ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
     ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
+    ("test", "e2e"): ("tandem.cli.test_e2e", "run end-to-end test cases against a model"),
+    ("test", "nlu"): ("tandem.cli.test_nlu", "evaluate the NLU model on labelled examples"),
 }
 
 

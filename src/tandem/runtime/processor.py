@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -75,6 +75,23 @@ class MessageProcessor:
             await turn.handle_user_message(message)
             await self.save(tracker)
             return TurnResult(tracker, turn.messages, first_new_event)
+
+    async def start_session(
+        self,
+        sender_id: str,
+        metadata: dict[str, Any] | None = None,
+        events: Sequence[ev.Event] = (),
+    ) -> list[ev.Event]:
+        """Start the conversation's session as its first message would, then append ``events``
+        (e.g. test fixtures); returns what was added."""
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.fetch_tracker(sender_id)
+            first_new_event = len(tracker.events)
+            turn = _Turn(self, tracker, None, None)
+            await turn.start_session_if_needed(metadata)
+            await turn.append(list(events))
+            await self.save(tracker)
+            return tracker.events[first_new_event:]
 
     async def fetch_tracker(self, sender_id: str) -> Tracker:
         tracker = await self.tracker_store.retrieve(sender_id)

@@ -1,0 +1,152 @@
+"""``tandem test nlu``: evaluate the NLU model (or cross-validate the config) on labelled data.
+
+Writes, into ``--out``: ``intent_report.json``, ``intent_errors.json`` (``intent_successes.json``
+with ``--successes``) and, per trained entity extractor, ``<Extractor>_report.json`` and
+``<Extractor>_errors.json``; prints the reports as tables and the most confused intent pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tandem.nlu.evaluation import Evaluation
+    from tandem.project.training_data import NluData
+
+CONFUSED_PAIRS_SHOWN = 10
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--nlu",
+        default="data",
+        help="NLU test data: a YAML file or a folder of them (default: data)",
+    )
+    parser.add_argument(
+        "-m", "--model", default="models", help="model archive or folder of them (default: models)"
+    )
+    parser.add_argument(
+        "--out", default="results", help="folder for the reports (default: results)"
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        default="config.yml",
+        help="config whose pipeline --cross-validation trains (default: config.yml)",
+    )
+    parser.add_argument(
+        "--cross-validation",
+        action="store_true",
+        help="train the config's pipeline on folds of the --nlu data instead of using a model",
+    )
+    parser.add_argument(
+        "-f", "--folds", type=int, default=5, help="number of cross-validation folds (default: 5)"
+    )
+    parser.add_argument("--successes", action="store_true", help="also write intent_successes.json")
+    parser.add_argument(
+        "--no-errors", action="store_true", help="do not write the *_errors.json files"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tandem.model.archive import ArchiveError
+    from tandem.nlu import NluError
+    from tandem.project.errors import ProjectError
+
+    try:
+        data = _load_data(Path(args.nlu))
+        if not data.examples:
+            print(f"No NLU examples found in {args.nlu}.", file=sys.stderr)
+            return 1
+        if args.cross_validation:
+            evaluation = _cross_validate(args, data)
+        else:
+            evaluation = _test_model(Path(args.model), data)
+    except ProjectError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except (ArchiveError, NluError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    _write(evaluation, Path(args.out), successes=args.successes, errors=not args.no_errors)
+    _print(evaluation)
+    print(f"\nReports written to {args.out}/")
+    return 0
+
+
+def _load_data(path: Path) -> NluData:
+    from tandem.project.data_files import load_training_data
+    from tandem.project.errors import ProjectError, Source
+
+    if not path.exists():
+        raise ProjectError(Source(str(path)), "the NLU data path does not exist", "check --nlu")
+    training_data, _flows = load_training_data([path], None, [])
+    return training_data.nlu
+
+
+def _test_model(model: Path, data: NluData) -> Evaluation:
+    from tandem.model.archive import ArchiveError, newest_archive, unpack_archive
+    from tandem.model.training import NLU_DIR
+    from tandem.nlu import NluPipeline
+    from tandem.nlu.evaluation import entity_extractors, evaluate, predict
+
+    archive = newest_archive(model)
+    if archive is None:
+        raise ArchiveError(f"no model archive found at {model}; run `tandem train` first")
+    with tempfile.TemporaryDirectory(prefix="tandem-test-") as directory:
+        model_dir = unpack_archive(archive, Path(directory))
+        pipeline = NluPipeline.load(model_dir / NLU_DIR)
+    print(f"Testing {archive} on {len(data.examples)} examples")
+    return evaluate(predict(pipeline, data.examples), entity_extractors(pipeline))
+
+
+def _cross_validate(args: argparse.Namespace, data: NluData) -> Evaluation:
+    from tandem.nlu import NON_NLU_COMPONENTS
+    from tandem.nlu.evaluation import cross_validate, evaluate, mean_and_std
+    from tandem.project.config import load_config
+
+    config = load_config(args.config)
+    components = [(c.name, c.options) for c in config.pipeline if c.name not in NON_NLU_COMPONENTS]
+    print(f"Cross-validating {args.config} on {len(data.examples)} examples, {args.folds} folds")
+    result = cross_validate(components, data, args.folds, language=config.language or "en")
+    print("\nHeld-out scores over the folds (mean ± standard deviation):")
+    for name, values in result.fold_metrics.items():
+        mean, std = mean_and_std(values)
+        print(f"  {name}: {mean:.3f} ± {std:.3f}")
+    return evaluate(result.predictions, result.extractors)
+
+
+def _write(evaluation: Evaluation, out: Path, *, successes: bool, errors: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Any] = {"intent_report.json": evaluation.intent_report}
+    if errors:
+        files["intent_errors.json"] = evaluation.intent_errors
+    if successes:
+        files["intent_successes.json"] = evaluation.intent_successes
+    for extractor, report in evaluation.entity_reports.items():
+        files[f"{extractor}_report.json"] = report
+        if errors:
+            files[f"{extractor}_errors.json"] = evaluation.entity_errors[extractor]
+    for name, content in files.items():
+        (out / name).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def _print(evaluation: Evaluation) -> None:
+    from tandem.nlu.evaluation import format_report
+
+    print("\nIntent evaluation")
+    print(format_report(evaluation.intent_report, "intent"))
+    pairs = evaluation.confused_pairs[:CONFUSED_PAIRS_SHOWN]
+    if pairs:
+        print("\nMost confused intent pairs (gold -> predicted: count)")
+        for gold, predicted, count in pairs:
+            print(f"  {gold} -> {predicted}: {count}")
+    for extractor, report in evaluation.entity_reports.items():
+        print(f"\nEntity evaluation: {extractor} (per token; averages without no_entity)")
+        print(format_report(report, "entity"))

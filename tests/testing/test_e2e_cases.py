@@ -1,0 +1,264 @@
+"""Reading e2e test files: the typed test cases, and errors with file:line for broken ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from e2e_testkit import load, write
+
+from tandem.project.errors import ProjectError
+from tandem.testing.assertions import BotUttered, FlowStarted, RoutedTo, SlotExpectation
+from tandem.testing.cases import BotStep, SlotStep, UserStep, UtterStep, load_test_cases
+
+ACCEPTANCE = Path(__file__).resolve().parents[3] / "shared" / "acceptance"
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ProjectError) as caught:
+        load(tmp_path, text)
+    return str(caught.value)
+
+
+def test_step_form_is_read_into_typed_steps(tmp_path: Path) -> None:
+    (case,) = load(
+        tmp_path,
+        """
+        metadata:
+          - phone: {device: phone, os: ios}
+          - desktop: {device: desktop}
+        test_cases:
+          - test_case: greets
+            metadata: phone
+            steps:
+              - user: hello there
+                metadata: desktop
+              - utter: utter_greet
+              - bot: Hello!
+              - slot_was_set:
+                  - vip
+                  - amount: 50
+              - slot_was_not_set:
+                  - balance
+              - user: 2580
+        """,
+    )
+    user, utter, bot, was_set, not_set, number = case.steps
+    assert user == UserStep(
+        "hello there", user.source, {"device": "desktop", "os": "ios"}, (), False
+    )
+    assert user.source.line == 9 and case.source.line == 6
+    assert utter == UtterStep("utter_greet", utter.source)
+    assert bot == BotStep("Hello!", bot.source)
+    assert was_set == SlotStep(
+        (SlotExpectation("vip"), SlotExpectation("amount", 50, has_value=True)),
+        True,
+        was_set.source,
+    )
+    assert not_set.was_set is False and not_set.slots == (SlotExpectation("balance"),)
+    assert isinstance(number, UserStep) and number.text == "2580"
+    assert number.metadata == {"device": "phone", "os": "ios"}
+    assert not case.uses_assertions
+
+
+def test_assertion_form_and_fixtures(tmp_path: Path) -> None:
+    (case,) = load(
+        tmp_path,
+        """
+        fixtures:
+          - vip_user:
+              - vip: true
+              - route_session_to_calm: true
+        test_cases:
+          - test_case: asserts
+            fixtures: [vip_user]
+            steps:
+              - user: /transfer
+                assertion_order_enabled: true
+                assertions:
+                  - flow_started: transfer
+                  - bot_uttered: {utter_name: utter_ask_amount, text_matches: "How"}
+                  - routed_to: {system: calm, sticky: true}
+        """,
+    )
+    assert case.uses_assertions and case.fixtures == (
+        ("vip", True),
+        ("route_session_to_calm", True),
+    )
+    (step,) = case.steps
+    assert isinstance(step, UserStep) and step.assertion_order_enabled
+    started, uttered, routed = step.assertions
+    assert isinstance(started, FlowStarted) and started.flow_ids == ("transfer",)
+    assert isinstance(uttered, BotUttered) and uttered.message.text_matches == "How"
+    assert routed == RoutedTo(source=routed.source, system="calm", sticky=True)
+    assert routed.source.line == 15
+
+
+@pytest.mark.parametrize(
+    ("steps", "line", "message"),
+    [
+        ("- uter: utter_greet", 5, "unknown key 'uter' in a step (did you mean 'utter'?)"),
+        (
+            "- slot_was_set: [a]\n  slot_was_not_set: [b]",
+            6,
+            "`slot_was_set` and `slot_was_not_set` cannot be in the same step",
+        ),
+        (
+            "- utter: utter_greet\n  assertions:\n    - action_executed: x",
+            6,
+            "`assertions` is only allowed on a `user` step, not on `utter`",
+        ),
+        (
+            "- user: hi\n  assertions:\n    - bot_utered: {utter_name: x}",
+            7,
+            "unknown assertion 'bot_utered' (did you mean 'bot_uttered'?)",
+        ),
+        (
+            "- user: hi\n  assertions:\n    - skill_started: x",
+            7,
+            "assertion 'skill_started' is not supported for CALM assistants",
+        ),
+        (
+            "- user: hi\n  assertion_order_enabled: true",
+            6,
+            "`assertion_order_enabled` needs `assertions` in its step",
+        ),
+        ("- user: hi\n  bot: hello", 6, "a step has one kind, this one has user and bot"),
+        (
+            "- user: hi\n  assertions:\n    - flow_started: x\n- utter: utter_greet",
+            8,
+            "uses assertions, so this step would not be checked",
+        ),
+        (
+            "- user: hi\n  assertions:\n    - bot_uttered: {text_matches: '('}",
+            7,
+            "`text_matches` is not a valid regex",
+        ),
+        (
+            "- user: hi\n  assertions:\n    - routed_to: {system: calm, sticky: false}",
+            7,
+            "a message is never routed to CALM for one turn only",
+        ),
+        (
+            "- user: hi\n  assertions:\n    - routed_to: {system: both}",
+            7,
+            "`system` must be calm or nlu, not 'both'",
+        ),
+        (
+            "- user: hi\n  assertions:\n    - flow_started: {flow_ids: [a], operator: most}",
+            7,
+            "unknown operator 'most'",
+        ),
+        ("- user: hi\n  metadata: tablet", 6, "no metadata named 'tablet' in this file"),
+    ],
+)
+def test_invalid_steps_are_reported_with_file_and_line(
+    tmp_path: Path, steps: str, line: int, message: str
+) -> None:
+    indented = "\n".join("      " + row for row in steps.splitlines())
+    text = f"test_cases:\n  - test_case: broken\n    steps:\n      - user: start\n{indented}\n"
+    error = error_of(tmp_path, text)
+    assert f"tests.yml:{line}: error: " in error
+    assert message in error
+
+
+def test_every_broken_step_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        """
+        test_cases:
+          - test_case: one
+            steps:
+              - usr: hi
+          - test_case: two
+            steps:
+              - user: hi
+              - bot_says: hello
+        """,
+    )
+    assert "tests.yml:5:" in error and "tests.yml:9:" in error
+
+
+def test_unknown_fixture_duplicate_names_and_bad_stubs(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        """
+        fixtures:
+          - premium: [{vip: true}]
+        stub_custom_actions:
+          check_balance:
+            events: [{event: slot, name: balance}]
+          nobody::check_balance: {events: []}
+          fetch:
+            events: [{event: flow_started, flow_id: x}]
+        test_cases:
+          - test_case: one
+            steps: [{user: hi}]
+          - test_case: one
+            steps: [{user: hi}]
+          - test_case: two
+            fixtures: [premum]
+            steps: [{user: hi}]
+        """,
+    )
+    assert "tests.yml:13: error: test case 'one' is defined twice (first on line 11)" in error
+    assert "tests.yml:16: error: no fixture named 'premum' in this file (did you mean" in error
+    assert "tests.yml:6: error: a `slot` event needs `name` and `value`" in error
+    assert "tests.yml:7: error: no test case named 'nobody' in this file" in error
+    assert "tests.yml:9: error: a stub cannot return event 'flow_started'" in error
+
+
+def test_stubs_apply_per_file_and_per_test_case(tmp_path: Path) -> None:
+    first, second = load(
+        tmp_path,
+        """
+        stub_custom_actions:
+          action_fetch_balance:
+            events: [{event: slot, name: balance, value: 10}]
+          second::action_fetch_balance:
+            events: [{event: slot, name: balance, value: 20}]
+            responses: [{text: twenty}]
+        test_cases:
+          - test_case: first
+            steps: [{user: hi}]
+          - test_case: second
+            steps: [{user: hi}]
+        """,
+    )
+    assert first.stubs is not None and second.stubs is not None
+    assert first.stubs["action_fetch_balance"].reply()["events"][0]["value"] == 10
+    assert second.stubs["action_fetch_balance"].reply() == {
+        "events": [{"event": "slot", "name": "balance", "value": 20}],
+        "responses": [{"text": "twenty"}],
+    }
+    (without,) = load(tmp_path, "test_cases: [{test_case: x, steps: [{user: hi}]}]", "other.yml")
+    assert without.stubs is None
+
+
+def test_folders_selection_and_non_test_files(tmp_path: Path) -> None:
+    write(tmp_path, "e2e/b.yml", "test_cases: [{test_case: b1, steps: [{user: hi}]}]")
+    write(
+        tmp_path,
+        "e2e/a/a.yml",
+        "test_cases:\n- {test_case: a1, steps: [{user: hi}]}\n- {test_case: a2, steps: []}",
+    )
+    write(tmp_path, "e2e/conftest.yml", "llm_judge: {model: x}")
+    folder = str(tmp_path / "e2e")
+    # a folder's own files come before its subfolders' (as for every project folder)
+    assert [c.name for c in load_test_cases([folder])] == ["b1", "a1", "a2"]
+    assert [c.name for c in load_test_cases([f"{folder}/a/a.yml::a2"])] == ["a2"]
+    assert [c.name for c in load_test_cases([f"{folder}::b1", folder])] == ["b1", "a1", "a2"]
+    with pytest.raises(ProjectError, match="no test case named 'a3' \\(expected one of: a1, a2\\)"):
+        load_test_cases([f"{folder}/a/a.yml::a3"])
+    with pytest.raises(ProjectError, match="not an e2e test file"):
+        load_test_cases([f"{folder}/conftest.yml"])
+    with pytest.raises(ProjectError, match="no such file or directory"):
+        load_test_cases([str(tmp_path / "missing")])
+
+
+@pytest.mark.skipif(not ACCEPTANCE.is_dir(), reason="the acceptance suite is not checked out")
+def test_every_acceptance_test_file_is_read() -> None:
+    folders = sorted(str(p) for p in ACCEPTANCE.glob("*/e2e_tests*"))
+    cases = load_test_cases(folders)
+    assert len(cases) == 48
+    assert sum(not case.uses_assertions for case in cases) >= 5
