@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,56 +51,10 @@ DOMAIN = domain_of(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
-def sdk_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sdk_url(sdk_server: Callable[[Path, str], str]) -> str:
     """The webhook URL of a rasa-sdk server serving ``sdk_test_actions``."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("sdk") / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rasa_sdk",
-                "--actions",
-                "sdk_test_actions",
-                "--port",
-                str(port),
-            ],
-            cwd=HERE,
-            env={**os.environ, "SANIC_HOST": "127.0.0.1"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so its workers stop with it
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(port):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"rasa-sdk server did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return sdk_server(HERE, "sdk_test_actions")
 
 
 @pytest.fixture
@@ -228,8 +176,8 @@ async def test_health_and_action_list(client):
 # -- transport failures ---------------------------------------------------------------------
 
 
-async def test_refused_connection_is_a_failure():
-    url = f"http://127.0.0.1:{free_port()}/webhook"  # nothing listens there
+async def test_refused_connection_is_a_failure(unused_port: int):
+    url = f"http://127.0.0.1:{unused_port}/webhook"  # nothing listens there
     async with ActionServerClient(EndpointConfig(url=url)) as down:
         with pytest.raises(ActionFailed, match="Cannot reach the action server"):
             await run_remote("action_greet_by_name", down)

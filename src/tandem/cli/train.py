@@ -57,6 +57,7 @@ def _spin(name: str, done: threading.Event) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tandem.model.training import train
+    from tandem.project.errors import ProjectError
     from tandem.project.validate import validate_project
 
     project = load_project_or_report(args)
@@ -73,14 +74,20 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    result = train(
-        project,
-        Path(args.out),
-        fixed_model_name=args.fixed_model_name,
-        force=args.force,
-        nlu_only=args.nlu_only,
-        report=report_step,
-    )
+    try:
+        result = train(
+            project,
+            Path(args.out),
+            fixed_model_name=args.fixed_model_name,
+            force=args.force,
+            nlu_only=args.nlu_only,
+            report=report_step,
+        )
+    except ProjectError as error:  # e.g. contradicting rules and stories
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print(f"Training failed: {len(error.problems)} problem(s).", file=sys.stderr)
+        return 1
     if result.skipped:
         print(f"Nothing changed since the last training; the model is {result.archive}")
     else:

@@ -389,32 +389,85 @@ def _apply(tracker: Tracker, event: ev.Event) -> None:
 
 def applied_events(events: Iterable[ev.Event]) -> list[ev.Event]:
     """The events that still count after restarts, rewinds, undos and form-loop collapsing."""
-    loop_names = {e.name for e in events if isinstance(e, ev.ActiveLoop) and e.name}
-    applied: list[ev.Event] = []
+    events = list(events)
+    applied = AppliedEvents({e.name for e in events if isinstance(e, ev.ActiveLoop) and e.name})
     for event in events:
+        applied.add(event)
+    return applied.events
+
+
+class AppliedEvents:
+    """The applied events of a growing event list (§2.3), maintained one event at a time.
+
+    Most events are appended; restarts, rewinds, undos and loop collapsing remove events from
+    the end. ``take_changes`` tells an incremental reader (the policies' featurisation) from
+    which index the list differs from what it saw last, so it need not re-read the rest.
+    ``loop_names`` are the names treated as loops; names of ``active_loop`` events are added
+    as they arrive.
+    """
+
+    def __init__(self, loop_names: Iterable[str] = ()) -> None:
+        self.events: list[ev.Event] = []
+        self.loop_names = set(loop_names)
+        self._unchanged = 0  # events[:_unchanged] are as the last ``take_changes`` saw them
+
+    def add(self, event: ev.Event) -> None:
+        events = self.events
+        if isinstance(event, ev.ActiveLoop) and event.name:
+            self.loop_names.add(event.name)
         if isinstance(event, (ev.Restarted, ev.SessionStarted)):
-            applied = []
+            self.replace_all([])
         elif isinstance(event, ev.ActionReverted):
-            _undo_till(applied, ev.ActionExecuted)
+            self._undo_till(ev.ActionExecuted)
         elif isinstance(event, ev.UserUtteranceReverted):
-            _undo_till(applied, ev.UserUttered)
-            _undo_till(applied, ev.ActionExecuted)
+            self._undo_till(ev.UserUttered)
+            self._undo_till(ev.ActionExecuted)
         elif (
             isinstance(event, ev.ActionExecuted)
-            and event.name in loop_names
-            and not _first_loop_run_or_unhappy(applied, event.name)
+            and event.name in self.loop_names
+            and not _first_loop_run_or_unhappy(events, event.name)
         ):
             # The previous run of the loop stands for this one; the turns between vanish.
-            _collapse_loop_turns(applied, event.name)
+            self._collapse_loop_turns(event.name)
         else:
-            applied.append(event)
-    return applied
+            events.append(event)
 
+    def replace_all(self, events: Iterable[ev.Event]) -> None:
+        self.events = list(events)
+        self._unchanged = 0
 
-def _undo_till(applied: list[ev.Event], kind: type[ev.Event]) -> None:
-    while applied:
-        if isinstance(applied.pop(), kind):
-            return
+    def take_changes(self) -> int:
+        """The first index that changed since the previous call (``len(events)`` if none)."""
+        first = min(self._unchanged, len(self.events))
+        self._unchanged = len(self.events)
+        return first
+
+    def _truncate(self, length: int) -> None:
+        del self.events[length:]
+        self._unchanged = min(self._unchanged, length)
+
+    def _undo_till(self, kind: type[ev.Event]) -> None:
+        events = self.events
+        for index in range(len(events) - 1, -1, -1):
+            if isinstance(events[index], kind):
+                self._truncate(index)
+                return
+        self._truncate(0)
+
+    def _collapse_loop_turns(self, loop: str | None) -> None:
+        """Drop actions and user turns since the loop's previous run, keeping other events."""
+        events = self.events
+        for index in range(len(events) - 1, -1, -1):
+            event = events[index]
+            if isinstance(event, ev.ActionExecuted) and event.name == loop:
+                tail = events[index + 1 :]
+                self._truncate(index + 1)
+                events.extend(
+                    e
+                    for e in tail
+                    if not isinstance(e, (ev.ActionExecuted, ev.UserUttered, ev.UserFeaturization))
+                )
+                return
 
 
 def _first_loop_run_or_unhappy(applied: list[ev.Event], loop: str | None) -> bool:
@@ -435,18 +488,3 @@ def _first_loop_run_or_unhappy(applied: list[ev.Event], loop: str | None) -> boo
         if isinstance(event, ev.UserUttered) and next_action is not None and next_action != loop:
             return True
     return True
-
-
-def _collapse_loop_turns(applied: list[ev.Event], loop: str | None) -> None:
-    """Drop actions and user turns since the loop's previous run, keeping other events."""
-    for index in range(len(applied) - 1, -1, -1):
-        event = applied[index]
-        if isinstance(event, ev.ActionExecuted) and event.name == loop:
-            tail = applied[index + 1 :]
-            del applied[index + 1 :]
-            applied.extend(
-                e
-                for e in tail
-                if not isinstance(e, (ev.ActionExecuted, ev.UserUttered, ev.UserFeaturization))
-            )
-            return

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from tandem.actions.custom import ActionServerClient
+from tandem.actions.forms import register_forms
 from tandem.actions.registry import ActionRegistry
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import ArchiveError, newest_archive, read_metadata, unpack_archive
-from tandem.model.training import NLU_DIR, SNAPSHOT_DIR
+from tandem.model.training import NLU_DIR, POLICIES_DIR, SNAPSHOT_DIR
 from tandem.nlu.pipeline import NluPipeline
+from tandem.policies.registry import load_policies
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints, load_endpoints
 from tandem.project.loader import load_project
@@ -49,10 +51,13 @@ def load_assistant(model_path: Path) -> Assistant:
     project = load_project(snapshot, config="config.yml", domain="domain", data=("flows",))
     domain = project.domain
     pipeline = NluPipeline.load(model_dir / NLU_DIR)
+    actions = ActionRegistry(domain)
+    register_forms(actions)
     return Assistant(
         domain=domain,
         parse=MessageParser(pipeline, domain),
-        actions=ActionRegistry(domain),
+        actions=actions,
+        policies=load_policies(metadata.get("policies") or [], model_dir / POLICIES_DIR, domain),
         model_id=metadata["model_id"],
         assistant_id=metadata.get("assistant_id", ""),
     )

@@ -29,12 +29,14 @@ from tandem.model.archive import (
 )
 from tandem.model.fingerprint import fingerprint
 from tandem.nlu import NON_NLU_COMPONENTS, NluPipeline
+from tandem.policies.registry import persist_policies, train_policies
 from tandem.project.loader import Project
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_DIR = "project"
 NLU_DIR = "components/nlu"
+POLICIES_DIR = "components/policies"
 
 # ``training_type`` values of the reference's metadata.
 TRAINING_TYPE_NLU = 1
@@ -80,6 +82,14 @@ def train(
                 nlu_components, project.data.nlu, language=project.config.language or "en"
             )
             pipeline.persist(staging / NLU_DIR)
+        if not nlu_only:
+            data = project.data
+            with step(
+                f"Training the dialogue policies ({len(data.stories)} stories, "
+                f"{len(data.rules)} rules)"
+            ):
+                policies = train_policies(project.config.policies, data, project.domain)
+                persist_policies(policies, staging / POLICIES_DIR)
         metadata = _metadata(project, digest, nlu_only)
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
         prefix = "nlu-" if nlu_only else ""

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tandem import names
+from tandem.conversation.slots import to_bool
 
 if TYPE_CHECKING:
     from tandem.conversation.events import Event
     from tandem.conversation.tracker import Tracker
+    from tandem.nlu.storage import Store
+    from tandem.policies.training_trackers import PolicyTrainingData
+    from tandem.project.config import ComponentConfig
     from tandem.project.domain import Domain
 
 
@@ -69,3 +75,52 @@ class Policy(ABC):
     @abstractmethod
     def predict(self, tracker: Tracker, domain: Domain) -> Prediction:
         """Predict the next action for ``tracker``."""
+
+
+_Options = TypeVar("_Options")
+
+
+def options_of(kind: type[_Options], options: Mapping[str, Any]) -> _Options:
+    """The typed options (dataclass ``kind``) found in a policy's config entry. Entries that
+    are not fields are left alone: they belong to the reference's implementation (e.g.
+    TED's network settings) and mean nothing here."""
+    names_ = {item.name for item in fields(kind)}  # type: ignore[arg-type]
+    return kind(**{key: value for key, value in options.items() if key in names_})
+
+
+def routed_to_calm(tracker: Tracker) -> bool:
+    """Whether the routing slot sends this conversation to CALM (coexistence)."""
+    return tracker.has_slot(names.ROUTING_SLOT) and (
+        to_bool(tracker.get_slot(names.ROUTING_SLOT)) is True
+    )
+
+
+class NluPolicy(Policy):
+    """A trainable policy of the NLU-based system.
+
+    It abstains (all zeros) while the routing slot sends the conversation to CALM (CALM spec
+    §2.6). Its trained data is written as JSON/NumPy files through a ``Store``.
+    """
+
+    def predict(self, tracker: Tracker, domain: Domain) -> Prediction:
+        if routed_to_calm(tracker):
+            return Prediction.abstain(domain, self.name, self.priority)
+        return self.predict_nlu(tracker, domain)
+
+    @abstractmethod
+    def predict_nlu(self, tracker: Tracker, domain: Domain) -> Prediction:
+        """Predict for a conversation the NLU-based system handles."""
+
+    @classmethod
+    @abstractmethod
+    def train(cls, config: ComponentConfig, data: PolicyTrainingData) -> NluPolicy:
+        """Learn from stories and rules; ``config`` is the policy's entry in config.yml."""
+
+    @abstractmethod
+    def persist(self, store: Store) -> None:
+        """Write what was learnt."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, options: Mapping[str, Any], store: Store, domain: Domain) -> NluPolicy:
+        """Restore what ``persist`` wrote."""

@@ -91,12 +91,13 @@ class Domain:
         return {name: index for index, name in enumerate(self.action_names)}
 
     def is_custom_action(self, name: str) -> bool:
-        """Declared under ``actions`` and not a form: runs on the action server."""
+        """Declared under ``actions``: runs on the action server (a form listed there is
+        implemented by the action server instead of the built-in form action)."""
         return name in self._custom_actions
 
     @cached_property
     def _custom_actions(self) -> frozenset[str]:
-        return frozenset(a for a in self.actions if a not in self.forms)
+        return frozenset(self.actions)
 
     def has_action(self, name: str) -> bool:
         return name in self.action_index or name in self.responses
