@@ -141,23 +141,14 @@ def _fit(
     sample_weight = (n / (n_labels * counts[y]) / n).astype(np.float32)  # balanced, mean
     l2 = np.float32(1.0 / (_C * n))
     xt = x.T.tocsr()
-    rows = np.arange(n)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         u = theta[: d * m].reshape(d, m)
         w = u if sharing is None else u @ sharing.T
-        z = x @ w + theta[d * m :]
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        total = p.sum(axis=1)
-        loss = float(np.dot(sample_weight, np.log(total) - z[rows, y]))
+        loss, grad_w, grad_bias = softmax_loss(x, xt, y, sample_weight, w, theta[d * m :])
         loss += 0.5 * float(l2) * float(np.vdot(u, u))
-        p /= total[:, None]
-        p[rows, y] -= 1.0
-        p *= sample_weight[:, None]
-        grad_w = xt @ p
         grad_u = (grad_w if sharing is None else grad_w @ sharing) + l2 * u
-        return loss, np.concatenate([grad_u.ravel(), p.sum(axis=0)])
+        return loss, np.concatenate([grad_u.ravel(), grad_bias])
 
     theta = lbfgs.minimize(
         objective, np.zeros(d * m + n_labels, dtype=np.float32), max_iter=max_iter, tol=tol
@@ -165,3 +156,28 @@ def _fit(
     u = theta[: d * m].reshape(d, m)
     weights = u if sharing is None else u @ sharing.T
     return np.ascontiguousarray(weights, dtype=np.float32), theta[d * m :].astype(np.float32)
+
+
+def softmax_loss(
+    x: sp.csr_matrix,
+    xt: sp.csr_matrix,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Weighted softmax cross-entropy of ``x @ w + bias`` against labels ``y``.
+
+    Returns the loss and its gradients for ``w`` and ``bias`` (regularisation is the
+    caller's); ``xt`` is ``x`` transposed, precomputed once per training run.
+    """
+    z = x @ w + bias
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    total = p.sum(axis=1)
+    rows = np.arange(len(y))
+    loss = float(np.dot(sample_weight, np.log(total) - z[rows, y]))
+    p /= total[:, None]
+    p[rows, y] -= 1.0
+    p *= sample_weight[:, None]
+    return loss, xt @ p, p.sum(axis=0)

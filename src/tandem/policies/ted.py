@@ -28,6 +28,7 @@ from tandem import names
 from tandem.conversation.events import ActionExecuted
 from tandem.conversation.tracker import Tracker
 from tandem.nlu import lbfgs
+from tandem.nlu.logistic import softmax_loss
 from tandem.nlu.storage import Store
 from tandem.policies.base import NluPolicy, Prediction, options_of
 from tandem.policies.featurization import (
@@ -211,21 +212,12 @@ def _fit(
     sample_weight = (1.0 / (k * counts[y])).astype(np.float32)
     l2 = np.float32(1.0 / (_C * n))
     xt = x.T.tocsr()
-    everyone = np.arange(n)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w = theta[: d * k].reshape(d, k)
-        z = x @ w + theta[d * k :]
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        total = p.sum(axis=1)
-        loss = float(np.dot(sample_weight, np.log(total) - z[everyone, y]))
+        loss, gradient_w, gradient_bias = softmax_loss(x, xt, y, sample_weight, w, theta[d * k :])
         loss += 0.5 * float(l2) * float(np.vdot(w, w))
-        p /= total[:, None]
-        p[everyone, y] -= 1.0
-        p *= sample_weight[:, None]
-        gradient_w = xt @ p + l2 * w
-        return loss, np.concatenate([gradient_w.ravel(), p.sum(axis=0)])
+        return loss, np.concatenate([(gradient_w + l2 * w).ravel(), gradient_bias])
 
     theta = lbfgs.minimize(
         objective, np.zeros(d * k + k, dtype=np.float32), max_iter=_MAX_ITER, tol=_TOL
