@@ -17,6 +17,7 @@ import jinja2
 
 from tandem.actions.base import Action, ActionContext
 from tandem.calm.conditions import Predicate
+from tandem.calm.stack import stack_context as frames_context
 from tandem.conversation.events import BotUttered, Event
 from tandem.names import RESPONSE_PREFIX
 
@@ -35,22 +36,9 @@ TEMPLATED_KEYS = ("text", "image", "custom", "buttons", "attachment", "quick_rep
 # Keys that only select a variation and are not part of the message.
 SELECTION_KEYS = ("condition", "channel")
 
-COLLECT_PATTERN = "pattern_collect_information"
-
-
 def stack_context(tracker: Tracker) -> dict[str, Any]:
-    """The dialogue stack's ``context``: the top frame, or ``{}`` for an empty stack.
-
-    While a slot is being collected the user flow's frame below is merged over the collect
-    pattern's frame, so ``context.flow_id`` names the user flow (CALM spec §4.4).
-    """
-    stack = tracker.stack
-    if not stack:
-        return {}
-    top = dict(stack[-1])
-    if top.get("type") == COLLECT_PATTERN and len(stack) > 1:
-        top.update(stack[-2])
-    return top
+    """The dialogue stack's ``context`` for ``tracker`` (CALM spec §4.4)."""
+    return frames_context(tracker.stack)
 
 
 def bot_event(name: str | None, message: Mapping[str, Any]) -> BotUttered:
