@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tandem.calm.flow_policy import FlowPolicy
 from tandem.cli.main import main
 from tandem.conversation import events as ev
 from tandem.model.loading import load_assistant, open_processor
@@ -34,7 +35,7 @@ def test_policies_are_stored_as_data_files_in_their_own_folders(starter: Path) -
 
 def test_the_loaded_model_has_its_policies_in_config_order(starter: Path) -> None:
     policies = load_assistant(starter).policies
-    assert [type(p) for p in policies] == [RulePolicy, MemoizationPolicy]
+    assert [type(p) for p in policies] == [FlowPolicy, RulePolicy, MemoizationPolicy]
 
 
 async def test_the_starter_answers_greetings_and_opening_hours(starter: Path) -> None:

@@ -13,13 +13,16 @@ Coexistence (CALM spec §2.9): with the routing slot in the domain, only slots t
 this turn's system are considered. A turn is a CALM turn when the latest message carries a
 command other than ``noop`` and the routing ``set slot`` (CALM spec §2.11). The names of the
 slots collected by flows come from ``context.services["calm_slot_names"]`` (default: none).
+
+``MappingTurn`` and ``mapped_value`` are shared with CALM's NLUCommandAdapter, which
+evaluates the same mappings for a message before it is logged.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +50,7 @@ BUILTIN_SLOTS = frozenset(
         *(name for name, _ in KNOWLEDGE_BASE_SLOTS),
     }
 )
-_NOTHING = object()  # no mapping produced a value
+NO_VALUE = object()  # no mapping produced a value
 
 
 class ExtractSlotsAction(Action):
@@ -94,8 +97,8 @@ def fill_in_this_system(slot: Slot, calm_turn: bool, calm_slot_names: Collection
 
 
 @dataclass(frozen=True, slots=True)
-class _Turn:
-    """What the mappings look at, read once from the tracker."""
+class MappingTurn:
+    """What the mappings look at: one user message and the conversation state around it."""
 
     tracker: Tracker
     domain: Domain
@@ -107,25 +110,61 @@ class _Turn:
     loop_rejected: bool
     requested_slot: Any
     active_flow: str | None
-    form_activated_now: bool  # the active form was activated by the latest message
+    form_activated_now: bool  # the active form was activated by this message
 
     @classmethod
-    def of(cls, tracker: Tracker, domain: Domain) -> _Turn:
+    def of(cls, tracker: Tracker, domain: Domain) -> MappingTurn:
+        """The turn of the tracker's latest message."""
         message = tracker.latest_message
+        return cls._build(
+            tracker,
+            domain,
+            intent=message.intent_name if message else None,
+            text=message.text if message else None,
+            entities=tracker.latest_entities,
+            form_activated_now=_activated_after_latest_message(tracker),
+        )
+
+    @classmethod
+    def of_parse_data(
+        cls, parse_data: Mapping[str, Any], tracker: Tracker, domain: Domain
+    ) -> MappingTurn:
+        """The turn of a message being parsed, which is not on the tracker yet (CALM's
+        NLUCommandAdapter); no form can have been activated by it."""
+        return cls._build(
+            tracker,
+            domain,
+            intent=(parse_data.get("intent") or {}).get("name"),
+            text=parse_data.get("text"),
+            entities=list(parse_data.get("entities") or ()),
+            form_activated_now=False,
+        )
+
+    @classmethod
+    def _build(
+        cls,
+        tracker: Tracker,
+        domain: Domain,
+        *,
+        intent: str | None,
+        text: str | None,
+        entities: list[dict[str, Any]],
+        form_activated_now: bool,
+    ) -> MappingTurn:
         loop = tracker.active_loop
         form = domain.forms.get(loop.name) if loop else None
         return cls(
             tracker=tracker,
             domain=domain,
-            intent=message.intent_name if message else None,
-            text=message.text if message else None,
-            entities=tracker.latest_entities,
+            intent=intent,
+            text=text,
+            entities=entities,
             active_loop=loop.name if loop else None,
             form=form,
             loop_rejected=bool(loop and loop.rejected),
             requested_slot=tracker.get_slot(names.SLOT_REQUESTED),
             active_flow=stack_context(tracker).get("flow_id"),
-            form_activated_now=form is not None and _activated_after_latest_message(tracker),
+            form_activated_now=form is not None and form_activated_now,
         )
 
 
@@ -140,17 +179,17 @@ def _activated_after_latest_message(tracker: Tracker) -> bool:
 
 def _mapping_events(slots: Iterable[Slot], tracker: Tracker, domain: Domain) -> list[Event]:
     """``slot`` events from the predefined mappings of ``slots`` for the latest message."""
-    turn = _Turn.of(tracker, domain)
+    turn = MappingTurn.of(tracker, domain)
     events: list[Event] = []
     for slot in slots:
-        value = _extract(slot, turn)
-        if value is not _NOTHING:
+        value = mapped_value(slot, turn)
+        if value is not NO_VALUE:
             events.append(SlotSet(name=slot.name, value=value))
     return events
 
 
-def _extract(slot: Slot, turn: _Turn) -> Any:
-    """The value of the first mapping that yields one; ``_NOTHING`` if none does.
+def mapped_value(slot: Slot, turn: MappingTurn) -> Any:
+    """The value of the first predefined mapping that yields one; ``NO_VALUE`` if none does.
 
     A mapping yielding ``None`` counts only when it clears a value the slot holds.
     """
@@ -163,10 +202,10 @@ def _extract(slot: Slot, turn: _Turn) -> Any:
         value = values if slot.type == "list" else values[-1]
         if value is not None or turn.tracker.get_slot(slot.name) is not None:
             return value
-    return _NOTHING
+    return NO_VALUE
 
 
-def _values(mapping: SlotMapping, turn: _Turn) -> list[Any]:
+def _values(mapping: SlotMapping, turn: MappingTurn) -> list[Any]:
     if mapping.type == "from_entity":
         return [
             entity.get("value")
@@ -181,7 +220,7 @@ def _values(mapping: SlotMapping, turn: _Turn) -> list[Any]:
     return [mapping.value]  # from_intent, from_trigger_intent
 
 
-def _applies(mapping: SlotMapping, slot: Slot, turn: _Turn) -> bool:
+def _applies(mapping: SlotMapping, slot: Slot, turn: MappingTurn) -> bool:
     if not _references_known_names(mapping, slot, turn.domain):
         return False
     if not mapping.intent_allows(turn.intent, _ignored_intents(mapping, turn)):
@@ -206,7 +245,7 @@ def _references_known_names(mapping: SlotMapping, slot: Slot, domain: Domain) ->
     return True
 
 
-def _ignored_intents(mapping: SlotMapping, turn: _Turn) -> frozenset[str]:
+def _ignored_intents(mapping: SlotMapping, turn: MappingTurn) -> frozenset[str]:
     """The active form's ``ignored_intents``, for mappings that are not about another loop."""
     if turn.form is None:
         return frozenset()
@@ -217,23 +256,25 @@ def _ignored_intents(mapping: SlotMapping, turn: _Turn) -> frozenset[str]:
     return frozenset(turn.form.ignored_intents)
 
 
-def _conditions_hold(conditions: Iterable[MappingCondition], slot: Slot, turn: _Turn) -> bool:
+def _conditions_hold(conditions: Iterable[MappingCondition], slot: Slot, turn: MappingTurn) -> bool:
+    if turn.active_flow is not None:  # while a flow runs only its id counts (CALM spec §8.2)
+        return any(condition.active_flow == turn.active_flow for condition in conditions)
     if turn.loop_rejected and turn.requested_slot == slot.name:
         return False  # the form just failed to fill this slot; let other policies handle it
     return any(_condition_holds(condition, turn) for condition in conditions)
 
 
-def _condition_holds(condition: MappingCondition, turn: _Turn) -> bool:
+def _condition_holds(condition: MappingCondition, turn: MappingTurn) -> bool:
     if condition.active_loop is MISSING:
         return False  # [3.21]: a condition must say which loop (or none) it is about
     if condition.active_loop != turn.active_loop:
         return False
     if condition.requested_slot is not None and condition.requested_slot != turn.requested_slot:
         return False
-    return condition.active_flow is None or condition.active_flow == turn.active_flow
+    return condition.active_flow is None  # no flow is running
 
 
-def _entity_unique_in_form(mapping: SlotMapping, slot: Slot, turn: _Turn) -> bool:
+def _entity_unique_in_form(mapping: SlotMapping, slot: Slot, turn: MappingTurn) -> bool:
     """While a form asks for another slot, an entity only fills ``slot`` if no other required
     slot of the form has the same mapping (otherwise it would fill several at once)."""
     form = turn.form

@@ -36,6 +36,7 @@ TEMPLATED_KEYS = ("text", "image", "custom", "buttons", "attachment", "quick_rep
 # Keys that only select a variation and are not part of the message.
 SELECTION_KEYS = ("condition", "channel")
 
+
 def stack_context(tracker: Tracker) -> dict[str, Any]:
     """The dialogue stack's ``context`` for ``tracker`` (CALM spec §4.4)."""
     return frames_context(tracker.stack)

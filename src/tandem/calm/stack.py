@@ -19,7 +19,7 @@ from typing import Any
 import jsonpatch
 
 from tandem.calm.flows import END, NEXT_PREFIX, START
-from tandem.conversation.events import DialogueStackUpdated
+from tandem.conversation import events as ev
 
 Frame = dict[str, Any]
 
@@ -156,6 +156,10 @@ class DialogueStack:
     def copy(self) -> DialogueStack:
         return DialogueStack(self.frames)
 
+    def snapshot(self) -> list[Frame]:
+        """A deep copy of the frames, to diff against after changing them in place."""
+        return copy.deepcopy(self.frames)
+
     def __iter__(self) -> Iterator[Frame]:
         return iter(self.frames)
 
@@ -227,6 +231,13 @@ class DialogueStack:
     def user_flow_ids(self) -> set[str]:
         return {f["flow_id"] for f in self.frames if is_user_frame(f)}
 
+    def user_frame_of(self, flow_id: str) -> Frame | None:
+        """The topmost user flow frame (of any ``frame_type``) running ``flow_id``."""
+        return next(
+            (f for f in reversed(self.frames) if is_user_frame(f) and f["flow_id"] == flow_id),
+            None,
+        )
+
     def is_active(self, pattern_type: str) -> bool:
         """Whether a frame of ``pattern_type`` lies above every user flow frame."""
         for frame in reversed(self.frames):
@@ -257,6 +268,16 @@ class DialogueStack:
             group.append(above)
         return group
 
+    def frames_to_cancel(self) -> list[str]:
+        """Ids of the frames a cancellation winds down: from the top down to and including
+        the first user flow frame that was not called (spec §5.5 CancelFlow)."""
+        ids = []
+        for frame in reversed(self.frames):
+            ids.append(frame["frame_id"])
+            if is_user_frame(frame) and frame_type(frame) != CALL:
+                break
+        return ids
+
     def resumable_user_frames(self) -> list[Frame]:
         """Regular/interrupt user frames that have not finished, bottom first."""
         return [
@@ -271,10 +292,7 @@ class DialogueStack:
         Afterwards every regular user frame is an interrupt frame except the lowest user
         frame, which is regular. Returns the resumed frame, or None if the flow is not here.
         """
-        frame = next(
-            (f for f in reversed(self.frames) if is_user_frame(f) and f["flow_id"] == flow_id),
-            None,
-        )
+        frame = self.user_frame_of(flow_id)
         if frame is None:
             return None
         group = self.frame_group(frame)
@@ -289,9 +307,30 @@ class DialogueStack:
 
     # -- events --------------------------------------------------------------------------------
 
-    def update_event(self, before: list[Frame]) -> DialogueStackUpdated | None:
+    def update_event(self, before: list[Frame]) -> ev.DialogueStackUpdated | None:
         """The ``stack`` event turning ``before`` into this stack, or None if nothing changed."""
         if before == self.frames:
             return None
         patch = jsonpatch.make_patch(before, self.frames)
-        return DialogueStackUpdated(update=json.dumps(patch.patch))
+        return ev.DialogueStackUpdated(update=json.dumps(patch.patch))
+
+    def events_since(self, before: list[Frame]) -> list[ev.Event]:
+        """``update_event`` as a list: empty when nothing changed."""
+        event = self.update_event(before)
+        return [event] if event is not None else []
+
+
+def stack_history(events: Iterable[ev.Event]) -> list[list[Frame]]:
+    """Every stack state ``events`` (applied events of a tracker) went through, oldest first.
+
+    Restarts, session starts and routing resets empty the stack without a patch.
+    """
+    frames: list[Frame] = []
+    states: list[list[Frame]] = []
+    for event in events:
+        if isinstance(event, (ev.Restarted, ev.SessionStarted, ev.RoutingSessionEnded)):
+            frames = []
+        elif isinstance(event, ev.DialogueStackUpdated):
+            frames = jsonpatch.apply_patch(frames, event.patch)
+            states.append(frames)
+    return states

@@ -13,6 +13,7 @@ from typing import Any
 from tandem.actions.custom import ActionServerClient
 from tandem.actions.forms import register_forms
 from tandem.actions.registry import ActionRegistry
+from tandem.calm.engine import uses_calm, with_calm
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import ArchiveError, newest_archive, read_metadata, unpack_archive
 from tandem.model.training import NLU_DIR, POLICIES_DIR, SNAPSHOT_DIR
@@ -53,7 +54,7 @@ def load_assistant(model_path: Path) -> Assistant:
     pipeline = NluPipeline.load(model_dir / NLU_DIR)
     actions = ActionRegistry(domain)
     register_forms(actions)
-    return Assistant(
+    assistant = Assistant(
         domain=domain,
         parse=MessageParser(pipeline, domain),
         actions=actions,
@@ -61,6 +62,9 @@ def load_assistant(model_path: Path) -> Assistant:
         model_id=metadata["model_id"],
         assistant_id=metadata.get("assistant_id", ""),
     )
+    if uses_calm(project.config):
+        assistant = with_calm(assistant, project.config, project.flows)
+    return assistant
 
 
 async def open_processor(model_path: Path, endpoints_path: Path | None = None) -> MessageProcessor:

@@ -182,4 +182,3 @@ class CountVectorsFeaturizer(VocabularyFeaturizer):
     def _document_count(value: float, n: int) -> float:
         # A float is a proportion of documents, an int an absolute count (1.0 means "all").
         return value * n if isinstance(value, float) else value
-

@@ -73,4 +73,3 @@ class LexicalSyntacticFeaturizer(VocabularyFeaturizer):
         self.vocabulary = {term: i for i, term in enumerate(sorted(terms))}
         for message in messages:
             message.features.append(self._features(message))
-

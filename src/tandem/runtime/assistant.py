@@ -39,6 +39,11 @@ class FailureHandler(Protocol):
 MAX_PREDICTIONS_DEFAULT = 10
 
 
+def nlu_max_predictions(tracker: Tracker) -> int:
+    """The per-turn cap on predicted actions (``MAX_NUMBER_OF_PREDICTIONS``)."""
+    return int(os.environ.get("MAX_NUMBER_OF_PREDICTIONS", MAX_PREDICTIONS_DEFAULT))
+
+
 @dataclass
 class Assistant:
     domain: Domain
@@ -54,9 +59,8 @@ class Assistant:
     # Components with resources to release (HTTP sessions of LLM clients, ...).
     closeables: list[Any] = field(default_factory=list)
 
-    def max_predictions(self, tracker: Tracker) -> int:
-        """The per-turn cap on predicted actions (``MAX_NUMBER_OF_PREDICTIONS``)."""
-        return int(os.environ.get("MAX_NUMBER_OF_PREDICTIONS", MAX_PREDICTIONS_DEFAULT))
+    # The per-turn cap on predicted actions; CALM assistants allow more.
+    max_predictions: Callable[[Tracker], int] = nlu_max_predictions
 
     @property
     def event_metadata(self) -> dict[str, str]:

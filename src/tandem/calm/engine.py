@@ -1,0 +1,112 @@
+"""Putting CALM into an assistant: its parser, turn stage, policy, actions and failure rule.
+
+The model loader calls ``with_calm`` for every assistant whose config has ``FlowPolicy``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+
+from tandem import names
+from tandem.calm.command_processor import CommandProcessor
+from tandem.calm.executor import cancel_top_flow_with_error
+from tandem.calm.flow_policy import FlowPolicy
+from tandem.calm.flows import FlowsList
+from tandem.calm.nlu_adapter import NLUCommandAdapter
+from tandem.calm.parsing import CalmMessageParser, CommandComponent, GeneratorStep
+from tandem.calm.pattern_actions import FLOWS_SERVICE, register_pattern_actions
+from tandem.conversation import events as ev
+from tandem.conversation.slots import to_bool
+from tandem.conversation.tracker import Tracker
+from tandem.policies.base import Policy
+from tandem.project.config import Config
+from tandem.project.domain import Domain
+from tandem.runtime.assistant import Assistant, nlu_max_predictions
+
+MAX_PREDICTIONS_CALM_DEFAULT = 1000
+# After a correction the flow re-runs its steps, so the turn may take more actions.
+CORRECTION_FACTOR = 5
+
+
+def uses_calm(config: Config) -> bool:
+    return config.find(FlowPolicy.name) is not None
+
+
+def with_calm(assistant: Assistant, config: Config, flows: FlowsList) -> Assistant:
+    """``assistant`` with CALM added: its parser wraps the NLU parser, the command processor
+    runs before the policies, ``FlowPolicy`` joins them and the pattern actions exist."""
+    domain = assistant.domain
+    register_pattern_actions(assistant.actions)
+    chitchat = config.find("IntentlessPolicy") is not None
+    flow_policies = [
+        FlowPolicy.from_config(c.options, flows, domain)
+        for c in config.policies
+        if c.name == FlowPolicy.name
+    ]
+    return replace(
+        assistant,
+        parse=CalmMessageParser(assistant.parse, command_components(config), flows, domain),
+        policies=_in_config_order([*assistant.policies, *flow_policies], config),
+        turn_stages=[CommandProcessor(flows, domain, chitchat_available=chitchat)],
+        failure_handlers=[CalmFailureHandler(flows, domain)],
+        services={**assistant.services, FLOWS_SERVICE: flows},
+        max_predictions=calm_max_predictions,
+    )
+
+
+def _in_config_order(policies: list[Policy], config: Config) -> list[Policy]:
+    """Earlier policies win complete ties, so the config's order is kept."""
+    position = {c.name: index for index, c in reversed(list(enumerate(config.policies)))}
+    return sorted(policies, key=lambda policy: position.get(policy.name, len(position)))
+
+
+def command_components(config: Config) -> list[CommandComponent]:
+    """The routers and command generators of the pipeline, in pipeline order."""
+    components: list[CommandComponent] = []
+    for component in config.pipeline:
+        if component.name == NLUCommandAdapter.name:
+            components.append(GeneratorStep(NLUCommandAdapter(component.options)))
+    return components
+
+
+class CalmFailureHandler:
+    """A failed custom action cancels the running flow behind an internal error (§7.8)."""
+
+    def __init__(self, flows: FlowsList, domain: Domain) -> None:
+        self.flows = flows
+        self.domain = domain
+
+    def on_action_failed(self, tracker: Tracker, action_name: str) -> list[ev.Event]:
+        if not self.domain.is_custom_action(action_name):
+            return []
+        if tracker.has_slot(names.ROUTING_SLOT) and not to_bool(
+            tracker.get_slot(names.ROUTING_SLOT)
+        ):
+            return []  # the NLU-based system has the conversation: nothing to cancel
+        return cancel_top_flow_with_error(tracker, self.flows)
+
+
+def calm_max_predictions(tracker: Tracker) -> int:
+    """The per-turn cap on actions in a CALM assistant (spec §1.4)."""
+    routed_to_calm = not tracker.has_slot(names.ROUTING_SLOT) or bool(
+        to_bool(tracker.get_slot(names.ROUTING_SLOT))
+    )
+    if routed_to_calm:
+        limit = int(os.environ.get("MAX_NUMBER_OF_PREDICTIONS_CALM", MAX_PREDICTIONS_CALM_DEFAULT))
+    else:
+        limit = nlu_max_predictions(tracker)
+    if names.ACTION_CORRECT_FLOW_SLOT in _actions_this_turn(tracker.events):
+        limit *= CORRECTION_FACTOR
+    return limit
+
+
+def _actions_this_turn(events: Sequence[ev.Event]) -> set[str | None]:
+    found: set[str | None] = set()
+    for event in reversed(events):
+        if isinstance(event, ev.ActionExecuted):
+            if event.name in (names.ACTION_LISTEN, names.ACTION_SESSION_START):
+                break
+            found.add(event.name)
+    return found

@@ -1,0 +1,70 @@
+"""What every command generator does around its own prediction (spec §2.5, §5.2).
+
+The NLUCommandAdapter and the LLM-based generators share these steps: stepping aside when
+the NLU system owns the message, refusing empty or over-long input, and dropping
+``StartFlow`` commands for flows whose guard does not let them start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from tandem.calm.commands import (
+    INTERNAL_ERROR_INPUT_EMPTY,
+    INTERNAL_ERROR_INPUT_TOO_LONG,
+    Command,
+    Error,
+    Noop,
+    SetSlot,
+    StartFlow,
+)
+from tandem.calm.flows import Flow, FlowsList
+from tandem.calm.stack import stack_context
+from tandem.conversation.tracker import Tracker
+from tandem.names import ROUTING_SLOT
+
+# Default of every generator's ``user_input.max_characters``; negative disables the check.
+DEFAULT_MAX_CHARACTERS = 420
+
+
+def handled_by_nlu(tracker: Tracker | None, commands: Sequence[Command]) -> bool:
+    """Whether the NLU system owns this message, so command generators must leave it alone.
+
+    The routing slot decides once set; while it is undecided, the router's commands on the
+    message (``commands``) do: a lone ``Noop`` is a one-turn hand-off to the NLU system.
+    Without a tracker or a routing slot every message is CALM's.
+    """
+    if tracker is None or not tracker.has_slot(ROUTING_SLOT):
+        return False
+    routed = tracker.get_slot(ROUTING_SLOT)
+    if routed is not None:
+        return not routed
+    if len(commands) == 1 and isinstance(commands[0], Noop):
+        return True
+    decision = next(
+        (c for c in commands if isinstance(c, SetSlot) and c.name == ROUTING_SLOT), None
+    )
+    return decision is not None and not decision.value
+
+
+def input_error(text: str, max_characters: int) -> Error | None:
+    """The error command that replaces any prediction for unusable input, or None."""
+    if not text or not text.strip():
+        return Error(INTERNAL_ERROR_INPUT_EMPTY)
+    if 0 <= max_characters < len(text):
+        return Error(INTERNAL_ERROR_INPUT_TOO_LONG, {"max_characters": max_characters})
+    return None
+
+
+def startable_flows(tracker: Tracker, flows: FlowsList) -> list[Flow]:
+    """Flows whose guard holds now (spec §3.6); a guard that cannot be evaluated fails."""
+    context = stack_context(tracker.stack)
+    return [flow for flow in flows if flow.is_startable(context, tracker.slots)]
+
+
+def filter_startable(
+    commands: Iterable[Command], tracker: Tracker, flows: FlowsList
+) -> list[Command]:
+    """``commands`` without the ``StartFlow``s of flows that may not start (or do not exist)."""
+    startable = {flow.id for flow in startable_flows(tracker, flows)}
+    return [c for c in commands if not isinstance(c, StartFlow) or c.flow in startable]
