@@ -320,3 +320,34 @@ async def test_correction_rewinds_to_the_collect_step(processor) -> None:
     tracker = await tracker_of(processor)
     assert tracker.get_slot("name") == "Eve"
     assert tracker.slot_filled_by("name") == "LLM"
+
+
+async def test_yes_to_the_offer_resumes_the_interrupted_flow(processor) -> None:
+    await send(processor, cmd.StartFlow("register"))
+    await send(processor, cmd.StartFlow("help"))
+    events = await send(processor, cmd.SetSlot("continue_interrupted_flow_confirmation", True))
+    assert ("flow_resumed", "register") in flow_events(events)
+    assert texts(events) == ["Your name?"]
+    tracker = await tracker_of(processor)
+    assert tracker.get_slot("continue_interrupted_flow_confirmation") is None
+    assert [f["flow_id"] for f in tracker.stack] == ["register", "pattern_collect_information"]
+
+
+async def test_no_to_the_offer_cancels_the_interrupted_flows(processor) -> None:
+    await send(processor, cmd.StartFlow("register"))
+    await send(processor, cmd.StartFlow("help"))
+    events = await send(processor, cmd.SetSlot("continue_interrupted_flow_confirmation", False))
+    assert ("flow_cancelled", "register") in flow_events(events)
+    # the cancel pattern names the flow by its id here (spec §4.6)
+    assert "Okay, stopping register." in texts(events)
+    assert (await tracker_of(processor)).stack == []
+
+
+async def test_two_interrupted_flows_are_offered_by_name(processor) -> None:
+    await send(processor, cmd.StartFlow("register"))
+    await send(processor, cmd.StartFlow("persist"))
+    events = await send(processor, cmd.StartFlow("help"))
+    assert texts(events)[-1] == "Would you like to resume register and persist?"
+    resumed = await send(processor, cmd.SetSlot("interrupted_flow_to_continue", "register"))
+    assert ("flow_resumed", "register") in flow_events(resumed)
+    assert texts(resumed) == ["Your name?"]

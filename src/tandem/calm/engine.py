@@ -47,7 +47,9 @@ def with_calm(assistant: Assistant, config: Config, flows: FlowsList) -> Assista
     ]
     return replace(
         assistant,
-        parse=CalmMessageParser(assistant.parse, command_components(config), flows, domain),
+        parse=CalmMessageParser(
+            assistant.parse, command_components(config, chitchat), flows, domain
+        ),
         policies=_in_config_order([*assistant.policies, *flow_policies], config),
         turn_stages=[CommandProcessor(flows, domain, chitchat_available=chitchat)],
         failure_handlers=[CalmFailureHandler(flows, domain)],
@@ -62,12 +64,13 @@ def _in_config_order(policies: list[Policy], config: Config) -> list[Policy]:
     return sorted(policies, key=lambda policy: position.get(policy.name, len(position)))
 
 
-def command_components(config: Config) -> list[CommandComponent]:
+def command_components(config: Config, chitchat_available: bool) -> list[CommandComponent]:
     """The routers and command generators of the pipeline, in pipeline order."""
     components: list[CommandComponent] = []
     for component in config.pipeline:
         if component.name == NLUCommandAdapter.name:
-            components.append(GeneratorStep(NLUCommandAdapter(component.options)))
+            adapter = NLUCommandAdapter(component.options, chitchat_available=chitchat_available)
+            components.append(GeneratorStep(adapter))
     return components
 
 
