@@ -612,6 +612,13 @@ async def test_a_flow_action_over_a_pattern_is_an_interruption_of_no_flow():
     assert after.stack[-1]["frame_type"] == st.INTERRUPT
 
 
+async def test_a_flow_action_sets_the_slots_its_prediction_names():
+    context = replace(_context(), action_metadata={"slots": {"account_type": "savings"}})
+    events = await REGISTRY.get("flow_check_balance").run(tracker_with(), context)
+    assert kinds(events) == ["stack", "slot"]
+    assert (events[1].name, events[1].value) == ("account_type", "savings")
+
+
 async def test_a_flow_action_for_an_unknown_flow_fails():
     action = REGISTRY.get("flow_pay_bills")
     assert isinstance(action, FlowAction)

@@ -40,6 +40,9 @@ class ActionContext:
     output_channel: str | None = None
     # Services of later stages (flows, stack helpers, policies' data), looked up by name.
     services: Mapping[str, Any] = field(default_factory=dict)
+    # What the predicting policy attached for this run (e.g. the text ``action_send_text``
+    # sends for ``EnterpriseSearchPolicy``, the slots a ``flow_<id>`` action sets).
+    action_metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Action(ABC):

@@ -122,9 +122,9 @@ async def _reset_routing(tracker: Tracker, context: ActionContext) -> list[Event
 
 @_default(names.ACTION_SEND_TEXT)
 async def _send_text(tracker: Tracker, context: ActionContext) -> list[Event]:
-    """Sends the message (a dict such as ``{"text": ...}``) given under ``message`` in the
-    latest user message's metadata; nothing without one."""
-    metadata = tracker.latest_message_dict().get("metadata") or {}
+    """Sends the message (a dict such as ``{"text": ...}``) given under ``message`` by the
+    predicting policy, else by the latest user message's metadata; nothing without one."""
+    metadata = context.action_metadata or tracker.latest_message_dict().get("metadata") or {}
     message = metadata.get("message")
     return [bot_event(None, message)] if isinstance(message, dict) and message else []
 

@@ -8,21 +8,26 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from tandem import names
 from tandem.calm.command_processor import CommandProcessor
+from tandem.calm.dsl import DSL_VERSIONS
 from tandem.calm.executor import cancel_top_flow_with_error
 from tandem.calm.flow_policy import FlowPolicy
 from tandem.calm.flows import FlowsList
+from tandem.calm.llm_generator import LLMCommandGenerator
 from tandem.calm.nlu_adapter import NLUCommandAdapter
-from tandem.calm.parsing import CalmMessageParser, CommandComponent, GeneratorStep
+from tandem.calm.parsing import CalmMessageParser, CommandGenerator, GeneratorStep
 from tandem.calm.pattern_actions import FLOWS_SERVICE, register_pattern_actions
 from tandem.conversation import events as ev
 from tandem.conversation.slots import to_bool
 from tandem.conversation.tracker import Tracker
+from tandem.llm import cassette_from_env
 from tandem.policies.base import Policy
 from tandem.project.config import Config
 from tandem.project.domain import Domain
+from tandem.project.endpoints import Endpoints
 from tandem.runtime.assistant import Assistant, nlu_max_predictions
 
 MAX_PREDICTIONS_CALM_DEFAULT = 1000
@@ -34,7 +39,13 @@ def uses_calm(config: Config) -> bool:
     return config.find(FlowPolicy.name) is not None
 
 
-def with_calm(assistant: Assistant, config: Config, flows: FlowsList) -> Assistant:
+def with_calm(
+    assistant: Assistant,
+    config: Config,
+    flows: FlowsList,
+    endpoints: Endpoints | None = None,
+    project_root: Path | None = None,
+) -> Assistant:
     """``assistant`` with CALM added: its parser wraps the NLU parser, the command processor
     runs before the policies, ``FlowPolicy`` joins them and the pattern actions exist."""
     domain = assistant.domain
@@ -45,11 +56,14 @@ def with_calm(assistant: Assistant, config: Config, flows: FlowsList) -> Assista
         for c in config.policies
         if c.name == FlowPolicy.name
     ]
+    components = command_components(config, flows, endpoints, project_root, chitchat)
     return replace(
         assistant,
-        parse=CalmMessageParser(
-            assistant.parse, command_components(config, chitchat), flows, domain
-        ),
+        parse=CalmMessageParser(assistant.parse, components, flows, domain),
+        closeables=[
+            *assistant.closeables,
+            *(c.generator for c in components if isinstance(c.generator, LLMCommandGenerator)),
+        ],
         policies=_in_config_order([*assistant.policies, *flow_policies], config),
         turn_stages=[CommandProcessor(flows, domain, chitchat_available=chitchat)],
         failure_handlers=[CalmFailureHandler(flows, domain)],
@@ -64,13 +78,32 @@ def _in_config_order(policies: list[Policy], config: Config) -> list[Policy]:
     return sorted(policies, key=lambda policy: position.get(policy.name, len(position)))
 
 
-def command_components(config: Config, chitchat_available: bool) -> list[CommandComponent]:
+def command_components(
+    config: Config,
+    flows: FlowsList,
+    endpoints: Endpoints | None,
+    project_root: Path | None,
+    chitchat_available: bool,
+) -> list[GeneratorStep]:
     """The routers and command generators of the pipeline, in pipeline order."""
-    components: list[CommandComponent] = []
+    components: list[GeneratorStep] = []
+    cassette = cassette_from_env()  # one recording shared by every LLM client
     for component in config.pipeline:
+        generator: CommandGenerator
         if component.name == NLUCommandAdapter.name:
-            adapter = NLUCommandAdapter(component.options, chitchat_available=chitchat_available)
-            components.append(GeneratorStep(adapter))
+            generator = NLUCommandAdapter(component.options, chitchat_available=chitchat_available)
+        elif component.name in DSL_VERSIONS:
+            generator = LLMCommandGenerator(
+                component.name,
+                component.options,
+                flows,
+                endpoints,
+                project_root=project_root,
+                cassette=cassette,
+            )
+        else:
+            continue
+        components.append(GeneratorStep(generator))
     return components
 
 

@@ -351,11 +351,8 @@ async def _hangup(tracker: Tracker, context: ActionContext) -> list[ev.Event]:
 
 
 class FlowAction(Action):
-    """``flow_<id>``: start flow ``<id>`` from a rule or story, interrupting a running flow.
-
-    The reference also sets slots given under ``slots`` in the action's metadata; actions
-    here are not handed the prediction's metadata, so that part is not supported.
-    """
+    """``flow_<id>``: start flow ``<id>`` from a rule or story, interrupting a running flow,
+    and set the slots the prediction's metadata gives under ``slots``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -375,6 +372,8 @@ class FlowAction(Action):
         # Unlike StartFlow, any frame on the stack (a pattern too) makes this an interruption.
         stack.push(st.flow_frame(self.flow_id, st.INTERRUPT if stack else st.REGULAR))
         events += stack.events_since(tracker.stack)
+        slots = context.action_metadata.get("slots") or {}
+        events += [ev.SlotSet(name=name, value=value) for name, value in slots.items()]
         if tracker.active_loop_name is not None:
             events.append(ev.ActiveLoop(name=None))
         return events

@@ -42,7 +42,7 @@ class MessageParser:
         )
 
 
-def load_assistant(model_path: Path) -> Assistant:
+def load_assistant(model_path: Path, endpoints: Endpoints | None = None) -> Assistant:
     archive = newest_archive(model_path)
     if archive is None:
         raise ArchiveError(f"no model archive found at {model_path}; run `tandem train` first")
@@ -63,14 +63,16 @@ def load_assistant(model_path: Path) -> Assistant:
         assistant_id=metadata.get("assistant_id", ""),
     )
     if uses_calm(project.config):
-        assistant = with_calm(assistant, project.config, project.flows)
+        assistant = with_calm(
+            assistant, project.config, project.flows, endpoints, project_root=snapshot
+        )
     return assistant
 
 
 async def open_processor(model_path: Path, endpoints_path: Path | None = None) -> MessageProcessor:
     """A processor for the newest model at ``model_path`` with the deployment's endpoints."""
-    assistant = load_assistant(model_path)
     endpoints = load_endpoints(endpoints_path) if endpoints_path is not None else Endpoints()
+    assistant = load_assistant(model_path, endpoints)
     action_server = (
         ActionServerClient(endpoints.action_endpoint) if endpoints.action_endpoint else None
     )

@@ -149,6 +149,21 @@ def _snapshot_project(project: Project, target: Path) -> None:
         shutil.copyfile(domain, target / "domain" / "domain.yml")
     flows_dir = target / "flows"
     flows_dir.mkdir()
+    for prompt in _prompt_templates(project):
+        copy = target / prompt
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project.root / prompt, copy)
     flow_files = sorted({flow.file_path for flow in project.flows.user_flows if flow.file_path})
     for index, path in enumerate(flow_files):
         shutil.copyfile(path, flows_dir / f"{index:03d}_{Path(path).name}")
+
+
+def _prompt_templates(project: Project) -> list[Path]:
+    """Relative paths of the prompt templates the pipeline names (absolute ones are read
+    from where they are at run time)."""
+    found = []
+    for component in project.config.pipeline:
+        value = component.options.get("prompt_template") or component.options.get("prompt")
+        if isinstance(value, str) and not Path(value).is_absolute():
+            found.append(Path(value))
+    return found

@@ -76,6 +76,10 @@ class Policy(ABC):
     def predict(self, tracker: Tracker, domain: Domain) -> Prediction:
         """Predict the next action for ``tracker``."""
 
+    async def predict_async(self, tracker: Tracker, domain: Domain) -> Prediction:
+        """``predict`` for the turn loop; policies that wait on I/O (an LLM) override it."""
+        return self.predict(tracker, domain)
+
 
 _Options = TypeVar("_Options")
 

@@ -50,8 +50,9 @@ def choose(predictions: Sequence[Prediction], tracker: Tracker, domain: Domain) 
     return replace(best, events=tuple(events), optional_events=())
 
 
-def predict(policies: Sequence[Policy], tracker: Tracker, domain: Domain) -> Prediction:
-    return choose([policy.predict(tracker, domain) for policy in policies], tracker, domain)
+async def predict(policies: Sequence[Policy], tracker: Tracker, domain: Domain) -> Prediction:
+    predictions = [await policy.predict_async(tracker, domain) for policy in policies]
+    return choose(predictions, tracker, domain)
 
 
 def _rejected_action(tracker: Tracker) -> str | None:

@@ -215,7 +215,7 @@ class _Turn:
                     "circuit breaker tripped for %s after %d actions", self.tracker.sender_id, limit
                 )
                 return
-            name, prediction = self._predict()
+            name, prediction = await self._predict()
             predicted += 1
             await self.run_action(
                 name,
@@ -236,14 +236,14 @@ class _Turn:
             latest is not None and latest.intent_name == names.INTENT_RESTART
         )
 
-    def _predict(self) -> tuple[str, Prediction | None]:
+    async def _predict(self) -> tuple[str, Prediction | None]:
         followup = self.tracker.followup_action
         if followup is not None:
             if followup in self.assistant.actions:
                 return followup, None
             log.warning("follow-up action '%s' is unknown; predicting instead", followup)
         domain = self.assistant.domain
-        prediction = ensemble.predict(self.assistant.policies, self.tracker, domain)
+        prediction = await ensemble.predict(self.assistant.policies, self.tracker, domain)
         return domain.action_names[prediction.action_index], prediction
 
     async def run_action(
@@ -267,8 +267,11 @@ class _Turn:
         # The action sees the prediction's events already applied.
         probe = self.tracker.copy()
         probe.update_many(prediction_events)
+        context = self.context
+        if prediction is not None and prediction.action_metadata:
+            context = replace(context, action_metadata=prediction.action_metadata)
         try:
-            events = await action.run(probe, self.context)
+            events = await action.run(probe, context)
         except ActionRejected as exc:
             log.info("action '%s' rejected: %s", name, exc)
             await self.append(
