@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from tandem import names
 from tandem.calm.command_processor import CommandProcessor
@@ -18,8 +19,9 @@ from tandem.calm.flow_policy import FlowPolicy
 from tandem.calm.flows import FlowsList
 from tandem.calm.llm_generator import LLMCommandGenerator
 from tandem.calm.nlu_adapter import NLUCommandAdapter
-from tandem.calm.parsing import CalmMessageParser, CommandGenerator, GeneratorStep
+from tandem.calm.parsing import CalmMessageParser, CommandComponent, GeneratorStep
 from tandem.calm.pattern_actions import FLOWS_SERVICE, register_pattern_actions
+from tandem.coexistence.routers import IntentBasedRouter, LLMBasedRouter
 from tandem.conversation import events as ev
 from tandem.conversation.slots import to_bool
 from tandem.conversation.tracker import Tracker
@@ -60,10 +62,7 @@ def with_calm(
     return replace(
         assistant,
         parse=CalmMessageParser(assistant.parse, components, flows, domain),
-        closeables=[
-            *assistant.closeables,
-            *(c.generator for c in components if isinstance(c.generator, LLMCommandGenerator)),
-        ],
+        closeables=[*assistant.closeables, *_closeables(components)],
         policies=_in_config_order([*assistant.policies, *flow_policies], config),
         turn_stages=[CommandProcessor(flows, domain, chitchat_available=chitchat)],
         failure_handlers=[CalmFailureHandler(flows, domain)],
@@ -84,27 +83,38 @@ def command_components(
     endpoints: Endpoints | None,
     project_root: Path | None,
     chitchat_available: bool,
-) -> list[GeneratorStep]:
+) -> list[CommandComponent]:
     """The routers and command generators of the pipeline, in pipeline order."""
-    components: list[GeneratorStep] = []
+    components: list[CommandComponent] = []
     cassette = cassette_from_env()  # one recording shared by every LLM client
     for component in config.pipeline:
-        generator: CommandGenerator
-        if component.name == NLUCommandAdapter.name:
-            generator = NLUCommandAdapter(component.options, chitchat_available=chitchat_available)
+        options = component.options
+        if component.name == IntentBasedRouter.name:
+            components.append(IntentBasedRouter(options))
+        elif component.name == LLMBasedRouter.name:
+            components.append(
+                LLMBasedRouter(options, endpoints, project_root=project_root, cassette=cassette)
+            )
+        elif component.name == NLUCommandAdapter.name:
+            adapter = NLUCommandAdapter(options, chitchat_available=chitchat_available)
+            components.append(GeneratorStep(adapter))
         elif component.name in DSL_VERSIONS:
             generator = LLMCommandGenerator(
                 component.name,
-                component.options,
+                options,
                 flows,
                 endpoints,
                 project_root=project_root,
                 cassette=cassette,
             )
-        else:
-            continue
-        components.append(GeneratorStep(generator))
+            components.append(GeneratorStep(generator))
     return components
+
+
+def _closeables(components: list[CommandComponent]) -> list[Any]:
+    """Components holding connections (LLM clients) that must be closed with the assistant."""
+    parts = [getattr(c, "generator", c) for c in components]
+    return [part for part in parts if hasattr(part, "aclose")]
 
 
 class CalmFailureHandler:

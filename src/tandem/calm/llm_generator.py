@@ -12,7 +12,6 @@ import json
 import logging
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from tandem.conversation import events as ev
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMClient, LLMError, resolve_llm_config
+from tandem.llm.templates import prompt_template_text
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
 
@@ -83,21 +83,15 @@ class LLMCommandGenerator:
         self.client = LLMClient(
             resolve_llm_config(options.get("llm"), endpoints, DEFAULT_LLM), cassette=cassette
         )
-        self.template = _JINJA.from_string(self._template_text(options, project_root))
+        self.template = _JINJA.from_string(
+            prompt_template_text(
+                options, project_root, "tandem.calm", f"prompts/{_TEMPLATES[self.dsl_version]}"
+            )
+        )
         retrieval = dict(options.get("flow_retrieval") or {})
         self.retriever: FlowRetriever | None = None
         if retrieval.get("active", True):
             self.retriever = FlowRetriever.from_options(retrieval, flows, endpoints, cassette)
-
-    def _template_text(self, options: Mapping[str, Any], root: Path | None) -> str:
-        custom = options.get("prompt_template") or options.get("prompt")
-        if custom:
-            path = Path(custom)
-            if not path.is_absolute() and root is not None:
-                path = root / path
-            return path.read_text(encoding="utf-8")
-        package = resources.files("tandem.calm") / "prompts" / _TEMPLATES[self.dsl_version]
-        return package.read_text(encoding="utf-8")
 
     async def aclose(self) -> None:
         await self.client.close()

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_SENDER_ID = "default"
+# Parse data key of metadata for the user event (e.g. the router's verdict); the processor
+# moves it from the parse data into the event's metadata.
+EVENT_METADATA = "event_metadata"
 
 
 @dataclass(frozen=True, slots=True)

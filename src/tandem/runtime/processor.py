@@ -23,7 +23,7 @@ from tandem.conversation.tracker import Tracker
 from tandem.policies import ensemble
 from tandem.policies.base import Prediction
 from tandem.runtime.assistant import Assistant
-from tandem.runtime.message import UserMessage
+from tandem.runtime.message import EVENT_METADATA, UserMessage
 from tandem.stores.lock_store import InMemoryLockStore, LockStore
 from tandem.stores.tracker_store import InMemoryTrackerStore, TrackerStore
 
@@ -181,12 +181,14 @@ class _Turn:
         parse_data = message.parse_data
         if parse_data is None:
             parse_data = await self.assistant.parse(message, self.tracker)
+        parse_data = dict(parse_data)
+        metadata = {**message.metadata, **parse_data.pop(EVENT_METADATA, {})}
         user = ev.UserUttered.create(
             message.text,
             parse_data=parse_data,
             input_channel=message.input_channel,
             message_id=message.message_id,
-            metadata=message.metadata,
+            metadata=metadata,
         )
         await self.append([user])
         if not self.assistant.policies:
