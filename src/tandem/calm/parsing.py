@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm import stack as st
 from tandem.calm.command_processor import flows_changed
@@ -23,7 +24,7 @@ from tandem.conversation.tracker import Tracker
 from tandem.nlu.slash import parse_slash_message
 from tandem.project.domain import Domain
 from tandem.runtime.assistant import Parser
-from tandem.runtime.message import UserMessage
+from tandem.runtime.message import EVENT_METADATA, UserMessage
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,9 @@ class CalmMessageParser:
         parse_data = {**_parse_data(text, commands=[]), **slash, "text": text}
         commands = commands_for_intent_message(parse_data, tracker, self.flows, self.domain)
         parse_data["commands"] = cmd.commands_as_dicts(commands)
+        routing = _intent_trigger_verdict(parse_data["intent"]["name"], commands)
+        if routing is not None:
+            parse_data[EVENT_METADATA] = {"routing": routing}
         return parse_data
 
 
@@ -163,4 +167,27 @@ def _parse_data(text: str, *, commands: Sequence[cmd.Command]) -> dict[str, Any]
         "entities": [],
         "intent_ranking": [],
         "commands": cmd.commands_as_dicts(commands),
+    }
+
+
+def _intent_trigger_verdict(intent: str, commands: Sequence[cmd.Command]) -> dict[str, Any] | None:
+    """How an intent message routed an undecided coexistence session (the router does not
+    see these messages), for the user event's metadata; None if it decided nothing."""
+    routing = next(
+        (c for c in commands if isinstance(c, cmd.SetSlot) and c.name == names.ROUTING_SLOT),
+        None,
+    )
+    if routing is None:
+        return None
+    if routing.value:
+        reason = f"intent message '/{intent}' triggers a flow"
+    elif routing.value is None:
+        reason = f"intent message '/{intent}' only steers the session"
+    else:
+        reason = f"intent message '/{intent}' triggers no flow"
+    return {
+        "router": "intent trigger",
+        "system": "calm" if routing.value else "nlu",
+        "sticky": routing.value is not None,
+        "reason": reason,
     }

@@ -52,8 +52,14 @@ class Verdict:
     route: str  # CALM, NLU_STICKY or NLU_NON_STICKY
     reason: str
 
-    def as_dict(self, router: str) -> dict[str, str]:
-        return {"router": router, "route": self.route, "reason": self.reason}
+    def as_dict(self, router: str) -> dict[str, Any]:
+        """The verdict as the user event's ``metadata["routing"]`` records it."""
+        return {
+            "router": router,
+            "system": "calm" if self.route == CALM else "nlu",
+            "sticky": self.route != NLU_NON_STICKY,
+            "reason": self.reason,
+        }
 
 
 class Router:
