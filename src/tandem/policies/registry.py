@@ -31,6 +31,11 @@ NLU_POLICIES: Mapping[str, type[NluPolicy]] = {
     "AugmentedMemoizationPolicy": AugmentedMemoizationPolicy,
     "TEDPolicy": TEDPolicy,
 }
+# Accepted in config.yml, but without an implementation: what that means for the user.
+UNSUPPORTED_POLICIES: Mapping[str, str] = {
+    "UnexpecTEDIntentPolicy": "not implemented in Tandem; action_unlikely_intent is never "
+    "predicted, as when the policy is not configured",
+}
 _FILE_PREFIX = "policy"
 
 
@@ -43,6 +48,8 @@ def train_policies(
     for index, config in enumerate(configs):
         if config.name in NLU_POLICIES:
             wanted.append((index, config))
+        elif config.name in UNSUPPORTED_POLICIES:
+            log.warning("%s: %s", config.name, UNSUPPORTED_POLICIES[config.name])
         else:
             log.debug("Policy %s is not trained here (built by a later stage).", config.name)
     if not wanted:
