@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from fake_llm_server import FakeLLMServer
 
 # Test modules use these fixtures by name only: importing ``conftest`` would find whichever
 # folder's conftest was loaded last.
@@ -75,3 +77,35 @@ def _healthy(port: int) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+# -- LLMs ----------------------------------------------------------------------------------
+
+_LLM_VARIABLES = (
+    "TANDEM_LLM_CASSETTE",
+    "TANDEM_LLM_MODE",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_BASE",
+    "AZURE_API_KEY",
+    "AZURE_API_BASE",
+    "AZURE_API_VERSION",
+)
+
+
+@pytest.fixture
+def no_ambient_llm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own LLM settings (keys, cassettes) do not leak into the test."""
+    for name in _LLM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def llm_server(
+    unused_port: int, no_ambient_llm_settings: None
+) -> AsyncIterator[FakeLLMServer]:
+    """A scripted OpenAI-compatible server on loopback (see fake_llm_server.py)."""
+    server = FakeLLMServer(unused_port)
+    await server.start()
+    yield server
+    await server.stop()

@@ -1,127 +1,15 @@
-"""A scripted OpenAI-compatible server on loopback, for the LLM client tests."""
+"""The LLM client tests: the scripted server (``llm_server``, see tests/conftest.py) and no
+ambient LLM settings."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
-from aiohttp import web
 
+from fake_llm_server import FakeLLMServer, Reply, Seen, chat_reply
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # JSON; None = the default answer for the route
-    delay: float = 0.0
-
-
-@dataclass
-class Seen:
-    """One request as the server received it."""
-
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: dict[str, Any]
-    client_port: int  # the client's side of the TCP connection: equal ports = reused connection
-
-
-@dataclass
-class FakeLLMServer:
-    """Answers chat completions and embeddings as scripted, and records every request.
-
-    Without a script, a chat answer echoes the prompt and embeddings are ``[len(text), i]``.
-    """
-
-    port: int
-    script: list[Reply] = field(default_factory=list)
-    requests: list[Seen] = field(default_factory=list)
-    runner: web.AppRunner | None = None
-
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def then(self, status: int = 200, body: Any = None, *, delay: float = 0.0) -> None:
-        self.script.append(Reply(status, body, delay))
-
-    def then_answer(self, text: str | None, model: str = "served-model") -> None:
-        self.then(body=chat_reply(text, model))
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app, handler_cancellation=True)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-        self.runner = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        self.requests.append(
-            Seen(request.path, dict(request.query), dict(request.headers), body, peer[1])
-        )
-        reply = self.script.pop(0) if self.script else Reply()
-        await asyncio.sleep(reply.delay)
-        if reply.body is None and reply.status == 200:
-            reply.body = _default_reply(request.path, body)
-        return web.json_response(reply.body, status=reply.status)
-
-
-def chat_reply(text: str | None, model: str = "served-model") -> dict[str, Any]:
-    choices = (
-        [] if text is None else [{"index": 0, "message": {"role": "assistant", "content": text}}]
-    )
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "model": model,
-        "choices": choices,
-        "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
-    }
-
-
-def _default_reply(path: str, body: dict[str, Any]) -> dict[str, Any]:
-    if path.endswith("/embeddings"):
-        data = [
-            {"object": "embedding", "index": i, "embedding": [float(len(text)), float(i)]}
-            for i, text in enumerate(body["input"])
-        ]
-        return {
-            "data": data,
-            "model": body["model"],
-            "usage": {"prompt_tokens": 4, "total_tokens": 4},
-        }
-    return chat_reply(f"echo: {body['messages'][-1]['content']}")
-
-
-@pytest.fixture
-async def llm_server(unused_port: int) -> AsyncIterator[FakeLLMServer]:
-    server = FakeLLMServer(unused_port)
-    await server.start()
-    yield server
-    await server.stop()
+__all__ = ["FakeLLMServer", "Reply", "Seen", "chat_reply"]  # imported by the test modules
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_llm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_ambient_llm_settings(no_ambient_llm_settings: None) -> None:
     """The tests set the variables they need; the developer's own must not leak in."""
-    for name in (
-        "TANDEM_LLM_CASSETTE",
-        "TANDEM_LLM_MODE",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "OPENAI_API_BASE",
-        "AZURE_API_KEY",
-        "AZURE_API_BASE",
-        "AZURE_API_VERSION",
-    ):
-        monkeypatch.delenv(name, raising=False)

@@ -48,6 +48,21 @@ async def test_a_recorded_run_replays_identically_with_the_server_stopped(llm_se
     assert len(llm_server.requests) == 3
 
 
+async def test_volatile_parts_of_a_prompt_do_not_break_the_replay(llm_server, tmp_path):
+    path = tmp_path / "run.jsonl"
+    llm_server.then_answer("start flow transfer_money")
+    recorded_at, replayed_at = "24 November, 2026, 19:50 UTC", "25 November, 2026, 08:01 UTC"
+    async with LLMClient(config_for(llm_server), cassette=Cassette(path, "record")) as client:
+        sent = await client.complete(f"It is {recorded_at}. Hi", volatile=[recorded_at])
+    assert recorded_at in llm_server.requests[0].body["messages"][0]["content"]  # LLM saw it
+    await llm_server.stop()
+    async with LLMClient(config_for(llm_server), cassette=Cassette(path, "replay")) as client:
+        replayed = await client.complete(f"It is {replayed_at}. Hi", volatile=[replayed_at])
+        assert replayed.text == sent.text == "start flow transfer_money"
+        with pytest.raises(CassetteMiss):
+            await client.complete(f"It is {replayed_at}. Hi")  # not declared volatile
+
+
 async def test_the_file_holds_one_readable_line_per_exchange(llm_server, tmp_path):
     path = tmp_path / "run.jsonl"
     prompt = "You are a router. " + "x" * 300 + " Answer A, B or C."

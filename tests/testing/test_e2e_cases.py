@@ -150,6 +150,16 @@ def test_assertion_form_and_fixtures(tmp_path: Path) -> None:
             "unknown operator 'most'",
         ),
         ("- user: hi\n  metadata: tablet", 6, "no metadata named 'tablet' in this file"),
+        (
+            "- user: hi\n  assertions:\n    - generative_response_is_relevant: {utter_name: x}",
+            7,
+            "`generative_response_is_relevant` needs `threshold`",
+        ),
+        (
+            "- user: hi\n  assertions:\n    - generative_response_is_grounded: {threshold: 2}",
+            7,
+            "`threshold` must be between 0 and 1",
+        ),
     ],
 )
 def test_invalid_steps_are_reported_with_file_and_line(

@@ -6,10 +6,11 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from e2e_testkit import load, make_domain, run
+from e2e_testkit import load, make_domain, run, write
 
 from tandem.calm.flows import FlowsList, flows_from_yaml
 from tandem.conversation import events as ev
+from tandem.project.data_files import load_training_data
 from tandem.project.yaml import parse_yaml
 from tandem.testing.coverage import Coverage, coverage_summary, write_coverage
 from tandem.testing.report import failure_report, result_line, summary_line, write_junit
@@ -122,7 +123,7 @@ def test_coverage_of_flow_steps_actions_responses_and_rules(tmp_path: Path) -> N
     flows = FlowsList(tuple(flows_from_yaml(parse_yaml(FLOWS))))
     first = stack_moves("transfer_0_collect_amount", "transfer_1_action_send", "END")
     first += [
-        ev.ActionExecuted(name="action_fetch_balance", metadata={"rule": "balance rule"}),
+        ev.ActionExecuted(name="action_fetch_balance"),
         ev.BotUttered(text="Hello!", metadata={"utter_action": "utter_greet"}),
     ]
     second = stack_moves("transfer_2_utter_big")
@@ -130,7 +131,7 @@ def test_coverage_of_flow_steps_actions_responses_and_rules(tmp_path: Path) -> N
     assert coverage.steps == {
         "transfer": frozenset({"transfer_0_collect_amount", "transfer_1_action_send"})
     }
-    assert coverage.rules == {"balance rule"} and coverage.stories == frozenset()
+    assert coverage.rules == frozenset() and coverage.stories == frozenset()
 
     results = [
         TestResult(load(tmp_path, SUITE)[0], "passed", events=tuple(first)),
@@ -147,7 +148,7 @@ def test_coverage_of_flow_steps_actions_responses_and_rules(tmp_path: Path) -> N
     assert passed["custom_actions"] == {"covered": ["action_fetch_balance"], "missing": []}
     assert "utter_greet" in passed["responses"]["covered"]
     assert "utter_done" in passed["responses"]["missing"]
-    assert passed["rules"] == {"covered": ["balance rule"]}
+    assert "rules" not in passed and "stories" not in passed
     assert report["failed_tests"]["flows"]["transfer"]["covered"] == 1
     assert report["not_recorded"] and "rules and stories" in report["not_recorded"][0]
     assert coverage_summary(report)[:2] == [
@@ -161,3 +162,74 @@ def test_coverage_without_the_flows_lists_the_steps_reached(tmp_path: Path) -> N
     report = write_coverage(results, make_domain(), None, tmp_path / "coverage")
     assert report["passed_tests"]["flows"] == {"transfer": {"covered_steps": ["x_1"]}}
     assert "flow totals" in report["not_recorded"][1]
+
+
+STORIES = """
+version: "3.1"
+stories:
+  - story: balance then greet
+    steps:
+      - intent: balance
+      - action: action_fetch_balance
+      - slot_was_set: [balance]
+      - checkpoint: somewhere
+      - or:
+          - intent: greet
+          - intent: chitchat
+      - action: utter_greet
+  - story: greet then balance
+    steps:
+      - intent: greet
+      - action: utter_greet
+      - intent: balance
+  - story: texts
+    steps:
+      - user: hello there
+      - bot: Hello!
+rules:
+  - rule: text and loop
+    steps:
+      - user: hello there
+      - action: utter_greet
+      - active_loop: null
+  - rule: never
+    steps:
+      - intent: transfer
+"""
+
+
+def user(text: str, intent: str) -> ev.UserUttered:
+    return ev.UserUttered.create(text, {"name": intent, "confidence": 1.0}, [])
+
+
+def test_rules_and_stories_count_when_their_steps_occur_in_order(tmp_path: Path) -> None:
+    write(tmp_path, "data/stories.yml", STORIES)
+    training, _ = load_training_data([tmp_path / "data"], make_domain().slots)
+    conversation = [
+        user("how much money do I have?", "balance"),
+        ev.ActionExecuted(name="action_fetch_balance"),
+        ev.SlotSet(name="balance", value=100),
+        ev.BotUttered(text="You have 100 dollars.", metadata={"utter_action": "utter_balance"}),
+        user("hello there", "chitchat"),
+        ev.ActionExecuted(name="utter_greet"),
+        ev.BotUttered(text="Hello!", metadata={"utter_action": "utter_greet"}),
+        ev.ActiveLoop(name=None),
+    ]
+    coverage = Coverage.of([conversation], training)
+    # "greet then balance" needs the greeting first
+    assert coverage.stories == {"balance then greet", "texts"}
+    assert coverage.rules == {"text and loop"}
+    without_slot = [e for e in conversation if not isinstance(e, ev.SlotSet)]
+    assert Coverage.of([without_slot], training).stories == {"texts"}
+
+    results = [TestResult(load(tmp_path, SUITE)[0], "passed", events=tuple(conversation))]
+    report = write_coverage(results, make_domain(), None, tmp_path / "coverage", training)
+    passed = report["passed_tests"]
+    assert passed["stories"] == {
+        "covered": ["balance then greet", "texts"],
+        "missing": ["greet then balance"],
+    }
+    assert passed["rules"] == {"covered": ["text and loop"], "missing": ["never"]}
+    assert report["failed_tests"]["rules"]["covered"] == []
+    assert not any("rules" in note for note in report["not_recorded"])
+    assert "  rules: 1 of 2" in coverage_summary(report)

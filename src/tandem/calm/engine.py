@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tandem import names
+from tandem.calm.answer_policy import FrameAnswerPolicy
+from tandem.calm.chitchat import IntentlessPolicy
 from tandem.calm.command_processor import CommandProcessor
 from tandem.calm.dsl import DSL_VERSIONS
 from tandem.calm.executor import cancel_top_flow_with_error
@@ -21,6 +23,7 @@ from tandem.calm.llm_generator import LLMCommandGenerator
 from tandem.calm.nlu_adapter import NLUCommandAdapter
 from tandem.calm.parsing import CalmMessageParser, CommandComponent, GeneratorStep
 from tandem.calm.pattern_actions import FLOWS_SERVICE, register_pattern_actions
+from tandem.calm.search import EnterpriseSearchPolicy
 from tandem.coexistence.routers import IntentBasedRouter, LLMBasedRouter
 from tandem.conversation import events as ev
 from tandem.conversation.slots import to_bool
@@ -49,21 +52,23 @@ def with_calm(
     project_root: Path | None = None,
 ) -> Assistant:
     """``assistant`` with CALM added: its parser wraps the NLU parser, the command processor
-    runs before the policies, ``FlowPolicy`` joins them and the pattern actions exist."""
+    runs before the policies, ``FlowPolicy`` (and the LLM-answering policies the config lists)
+    join them and the pattern actions exist."""
     domain = assistant.domain
     register_pattern_actions(assistant.actions)
-    chitchat = config.find("IntentlessPolicy") is not None
+    chitchat = config.find(IntentlessPolicy.name) is not None
     flow_policies = [
         FlowPolicy.from_config(c.options, flows, domain)
         for c in config.policies
         if c.name == FlowPolicy.name
     ]
     components = command_components(config, flows, endpoints, project_root, chitchat)
+    llm_policies = answer_policies(config, endpoints, project_root)
     return replace(
         assistant,
         parse=CalmMessageParser(assistant.parse, components, flows, domain),
-        closeables=[*assistant.closeables, *_closeables(components)],
-        policies=_in_config_order([*assistant.policies, *flow_policies], config),
+        closeables=[*assistant.closeables, *_closeables(components), *llm_policies],
+        policies=_in_config_order([*assistant.policies, *flow_policies, *llm_policies], config),
         turn_stages=[CommandProcessor(flows, domain, chitchat_available=chitchat)],
         failure_handlers=[CalmFailureHandler(flows, domain)],
         services={**assistant.services, FLOWS_SERVICE: flows},
@@ -75,6 +80,22 @@ def _in_config_order(policies: list[Policy], config: Config) -> list[Policy]:
     """Earlier policies win complete ties, so the config's order is kept."""
     position = {c.name: index for index, c in reversed(list(enumerate(config.policies)))}
     return sorted(policies, key=lambda policy: position.get(policy.name, len(position)))
+
+
+_ANSWER_POLICIES: dict[str, type[FrameAnswerPolicy]] = {
+    policy.name: policy for policy in (EnterpriseSearchPolicy, IntentlessPolicy)
+}
+
+
+def answer_policies(
+    config: Config, endpoints: Endpoints | None, project_root: Path | None
+) -> list[FrameAnswerPolicy]:
+    """The policies config.yml lists that answer with the LLM (document search, chitchat)."""
+    return [
+        _ANSWER_POLICIES[c.name](c.options, endpoints, project_root)
+        for c in config.policies
+        if c.name in _ANSWER_POLICIES
+    ]
 
 
 def command_components(

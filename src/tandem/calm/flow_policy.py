@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tandem import names
 from tandem.calm import stack as st
 from tandem.calm.executor import FlowExecutor
 from tandem.calm.flows import FlowsList
 from tandem.conversation.tracker import Tracker
-from tandem.policies.base import Policy, Prediction, routed_to_calm
+from tandem.policies.base import Policy, Prediction, calm_abstains
 from tandem.project.domain import Domain
 
 
@@ -29,7 +28,7 @@ class FlowPolicy(Policy):
         return cls(flows, domain, priority=options.get("priority"))
 
     def predict(self, tracker: Tracker, domain: Domain) -> Prediction:
-        if tracker.has_slot(names.ROUTING_SLOT) and not routed_to_calm(tracker):
+        if calm_abstains(tracker):
             return Prediction.abstain(domain, self.name, self.priority)
         top = tracker.stack[-1] if tracker.stack else None
         if top is not None and not st.is_flow_frame(top):

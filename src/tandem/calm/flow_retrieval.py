@@ -9,9 +9,6 @@ otherwise a local TF-IDF index does, which needs no model and no network.
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,12 +16,10 @@ from tandem.calm.flows import Flow, FlowsList
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMClient, resolve_embeddings_config
+from tandem.llm.text_index import TextIndex
 from tandem.project.endpoints import Endpoints
 
 DEFAULT_NUM_FLOWS = 20
-
-_WORD = re.compile(r"\w+")
-Vector = Sequence[float] | Mapping[str, float]
 
 
 class FlowRetriever:
@@ -42,8 +37,7 @@ class FlowRetriever:
         self.embedder = embedder
         searchable = [flow for flow in flows.user_flows if not flow.is_link_only]
         self.documents = {flow.id: flow_document(flow, should_embed_slots) for flow in searchable}
-        self._vectors: dict[str, Vector] | None = None
-        self._idf = _idf([_words(text) for text in self.documents.values()])
+        self.index = TextIndex(list(self.documents.values()), embedder=embedder)
 
     @classmethod
     def from_options(
@@ -83,30 +77,8 @@ class FlowRetriever:
 
     async def rank(self, query: str) -> list[str]:
         """Flow ids, most similar to ``query`` first."""
-        vectors = await self._document_vectors()
-        target = await self._vector(query)
-        scores = {flow_id: _cosine(target, vector) for flow_id, vector in vectors.items()}
+        scores = dict(zip(self.documents, await self.index.scores(query), strict=True))
         return sorted(scores, key=lambda flow_id: -scores[flow_id])
-
-    async def _document_vectors(self) -> dict[str, Vector]:
-        if self._vectors is None:
-            ids = list(self.documents)
-            texts = [self.documents[flow_id] for flow_id in ids]
-            if self.embedder is not None:
-                embedded: Sequence[Vector] = await self.embedder.embed(texts)
-            else:
-                embedded = [self._tfidf(text) for text in texts]
-            self._vectors = dict(zip(ids, embedded, strict=True))
-        return self._vectors
-
-    async def _vector(self, text: str) -> Vector:
-        if self.embedder is not None:
-            return (await self.embedder.embed([text]))[0]
-        return self._tfidf(text)
-
-    def _tfidf(self, text: str) -> dict[str, float]:
-        counts = Counter(_words(text))
-        return {word: count * self._idf.get(word, 0.0) for word, count in counts.items()}
 
 
 def flow_document(flow: Flow, with_slots: bool) -> str:
@@ -127,26 +99,3 @@ def _query(message: str, tracker: Tracker, turns: int) -> str:
         if isinstance(e, (ev.UserUttered, ev.BotUttered)) and e.text
     ]
     return "\n".join([*utterances[-(turns - 1) :], message])
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-def _idf(documents: Sequence[Sequence[str]]) -> dict[str, float]:
-    frequency = Counter(word for words in documents for word in set(words))
-    total = len(documents)
-    return {word: math.log((1 + total) / (1 + count)) + 1.0 for word, count in frequency.items()}
-
-
-def _cosine(a: Vector, b: Vector) -> float:
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        dot = sum(value * b.get(word, 0.0) for word, value in a.items())
-        norm_a = math.sqrt(sum(v * v for v in a.values()))
-        norm_b = math.sqrt(sum(v * v for v in b.values()))
-    else:
-        assert not isinstance(a, Mapping) and not isinstance(b, Mapping)
-        dot = sum(x * y for x, y in zip(a, b, strict=False))
-        norm_a = math.sqrt(sum(x * x for x in a))
-        norm_b = math.sqrt(sum(y * y for y in b))
-    return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0

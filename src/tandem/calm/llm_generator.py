@@ -25,7 +25,7 @@ from tandem.calm.dsl import DSL_VERSIONS, EmptyParseWatch, parse_commands
 from tandem.calm.flow_retrieval import FlowRetriever
 from tandem.calm.flows import CollectStep, Flow, FlowsList
 from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, startable_flows
-from tandem.conversation import events as ev
+from tandem.calm.transcript import transcript
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMClient, LLMError, resolve_llm_config
@@ -44,9 +44,6 @@ DEFAULT_LLM: dict[str, Any] = {
     "reasoning_effort": "none",
 }
 _TEMPLATES = {1: "single_step_v1.jinja2", 2: "compact_v2.jinja2", 3: "search_ready_v3.jinja2"}
-# How much of the conversation the prompt shows.
-MAX_TRANSCRIPT_LINES = 20
-INPUT_ERROR_PLACEHOLDER = "[message too long or empty]"
 
 _EMPTY_PARSES = EmptyParseWatch()
 
@@ -107,9 +104,10 @@ class LLMCommandGenerator:
         if not flows.user_flows or (self.minimize_num_calls and _prior_suffices(prior, tracker)):
             return prior
         candidates = await self._candidates(parse_data, tracker, flows)
-        prompt = self.render_prompt(parse_data, tracker, flows, domain, candidates)
+        now = self._now(tracker) if self.include_date_time else None
+        prompt = self.render_prompt(parse_data, tracker, flows, domain, candidates, now)
         try:
-            completion = await self.client.complete(prompt)
+            completion = await self.client.complete(prompt, volatile=[now] if now else [])
         except LLMError as exc:
             log.error("%s: the LLM call failed: %s", self.name, exc)
             return self._with_routing([cmd.Error()], tracker)
@@ -155,10 +153,10 @@ class LLMCommandGenerator:
         flows: FlowsList,
         domain: Domain,
         candidates: Sequence[Flow],
+        now: str | None,
     ) -> str:
         return self.template.render(
-            **prompt_inputs(parse_data, tracker, flows, domain, candidates),
-            current_datetime=self._now(tracker) if self.include_date_time else None,
+            **prompt_inputs(parse_data, tracker, flows, domain, candidates), current_datetime=now
         )
 
     def _now(self, tracker: Tracker) -> str:
@@ -243,7 +241,7 @@ def prompt_inputs(
             }
             for flow in candidates
         ],
-        "current_conversation": _transcript(tracker, user_message),
+        "current_conversation": transcript(tracker, pending_message=user_message),
         "current_flow": top["flow_id"] if top is not None else None,
         "current_slot": current.collect if current is not None else None,
         "current_slot_description": current.description if current is not None else None,
@@ -295,27 +293,3 @@ def _allowed_values(slot: Slot) -> str | None:
     if slot.type == "categorical":
         return str([value for value in slot.values if value != "__other__"])
     return None
-
-
-def _transcript(tracker: Tracker, user_message: str) -> str:
-    """The session's last user and bot utterances, then the message being handled."""
-    lines = []
-    for event in reversed(tracker.events):
-        if isinstance(event, (ev.SessionStarted, ev.Restarted)):
-            break
-        if isinstance(event, ev.UserUttered):
-            commands = cmd.commands_from_dicts(event.parse_data.get("commands", []))
-            if any(
-                isinstance(c, cmd.Error) and c.error_type != cmd.INTERNAL_ERROR_DEFAULT
-                for c in commands
-            ):
-                lines.append(f"USER: {INPUT_ERROR_PLACEHOLDER}")
-            else:
-                lines.append(f"USER: {(event.text or '').replace(chr(10), ' ')}")
-        elif isinstance(event, ev.BotUttered) and event.text:
-            lines.append(f"AI: {event.text.replace(chr(10), ' ')}")
-        if len(lines) >= MAX_TRANSCRIPT_LINES:
-            break
-    lines.reverse()
-    lines.append(f"USER: {user_message}")
-    return "\n".join(lines)

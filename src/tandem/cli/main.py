@@ -17,6 +17,7 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train",): ("tandem.cli.train", "train a model from the project files"),
     ("train", "nlu"): ("tandem.cli.train", "train only the NLU pipeline"),
     ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
+    ("run",): ("tandem.cli.run", "serve the assistant: channels and, with --enable-api, the API"),
     ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
     ("test", "e2e"): ("tandem.cli.test_e2e", "run end-to-end test cases against a model"),
     ("test", "nlu"): ("tandem.cli.test_nlu", "evaluate the NLU model on labelled examples"),

@@ -67,11 +67,7 @@ async def _chat(args: argparse.Namespace) -> int:
 
 
 async def close_processor(processor: MessageProcessor) -> None:
-    await processor.tracker_store.close()
-    if processor.action_server is not None:
-        await processor.action_server.aclose()
-    for item in processor.assistant.closeables:
-        await item.aclose()
+    await processor.aclose()
 
 
 def _render(message: dict[str, Any]) -> str:

@@ -72,6 +72,10 @@ class Completion:
     latency_ms: float = 0.0  # 0 when the answer came from a cassette
 
 
+# What stands for a volatile part of a prompt in the requests a cassette keys on.
+VOLATILE_MARK = "<volatile>"
+
+
 class LLMClient:
     """Sends prompts and texts to embed to the model ``config`` describes.
 
@@ -87,13 +91,21 @@ class LLMClient:
         self._timeout = aiohttp.ClientTimeout(total=config.timeout)
         self._session: aiohttp.ClientSession | None = None
 
-    async def complete(self, prompt: str) -> Completion:
-        """The model's answer to ``prompt``, sent as the single user message of a chat."""
+    async def complete(self, prompt: str, *, volatile: Sequence[str] = ()) -> Completion:
+        """The model's answer to ``prompt``, sent as the single user message of a chat.
+
+        ``volatile`` are parts of the prompt that differ from run to run for the same
+        conversation (the current time); a cassette matches recordings with them masked.
+        """
         config = self.config
+        keyed_prompt = prompt
+        for part in volatile:
+            if part:
+                keyed_prompt = keyed_prompt.replace(part, VOLATILE_MARK)
         request = {
             "kind": "chat",
             "model": config.model,
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": [{"role": "user", "content": keyed_prompt}],
             "temperature": config.temperature,
             "max_tokens": config.max_tokens,
             "extra": dict(config.extra),
@@ -109,7 +121,7 @@ class LLMClient:
             body: dict[str, Any] = {
                 **config.extra,
                 "model": config.model,
-                "messages": request["messages"],
+                "messages": [{"role": "user", "content": prompt}],
             }
             if config.temperature is not None:
                 body["temperature"] = config.temperature

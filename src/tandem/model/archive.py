@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 METADATA_FILE = "metadata.json"
-DATA_SUFFIXES = frozenset({".json", ".yml", ".yaml", ".npy", ".npz", ".txt", ".jinja2"})
+# Text and array formats only: loading a model never runs code from it. ``.md`` and ``.txt``
+# also cover the documents EnterpriseSearchPolicy answers from.
+DATA_SUFFIXES = frozenset({".json", ".yml", ".yaml", ".npy", ".npz", ".txt", ".md", ".jinja2"})
 
 _ADJECTIVES = (
     "amber",

@@ -25,7 +25,8 @@ from tandem.project.loader import load_project
 from tandem.runtime.assistant import Assistant
 from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
-from tandem.stores.factory import create_tracker_store
+from tandem.stores.event_brokers import create_event_broker
+from tandem.stores.factory import create_lock_store, create_tracker_store
 
 
 class MessageParser:
@@ -70,12 +71,22 @@ def load_assistant(model_path: Path, endpoints: Endpoints | None = None) -> Assi
 
 
 async def open_processor(model_path: Path, endpoints_path: Path | None = None) -> MessageProcessor:
-    """A processor for the newest model at ``model_path`` with the deployment's endpoints."""
+    """A processor for the newest model at ``model_path`` with the deployment's endpoints:
+    its tracker store, lock store and event broker (connected on first use, so a server
+    starts while they are down). ``MessageProcessor.aclose`` releases them."""
     endpoints = load_endpoints(endpoints_path) if endpoints_path is not None else Endpoints()
     assistant = load_assistant(model_path, endpoints)
+    root = endpoints_path.parent if endpoints_path is not None else Path(".")
+    tracker_store = create_tracker_store(endpoints.tracker_store, assistant.domain.slots, root)
+    lock_store = create_lock_store(endpoints.lock_store)
+    event_broker = create_event_broker(endpoints.event_broker, root)
     action_server = (
         ActionServerClient(endpoints.action_endpoint) if endpoints.action_endpoint else None
     )
-    root = endpoints_path.parent if endpoints_path is not None else Path(".")
-    tracker_store = create_tracker_store(endpoints.tracker_store, assistant.domain.slots, root)
-    return MessageProcessor(assistant, tracker_store=tracker_store, action_server=action_server)
+    return MessageProcessor(
+        assistant,
+        tracker_store=tracker_store,
+        lock_store=lock_store,
+        action_server=action_server,
+        event_sink=event_broker,
+    )

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tandem import __version__
+from tandem.calm.knowledge import document_files
+from tandem.calm.search import EnterpriseSearchPolicy, document_folder
 from tandem.model.archive import (
     METADATA_FILE,
     archive_name,
@@ -61,7 +63,8 @@ def train(
     """Train ``project`` into an archive in ``out``; ``report`` hears about each long step."""
     step = report or _silent
     paths = project.paths
-    inputs = [paths.config, paths.domain, *paths.data]
+    referenced = _referenced_paths(project)
+    inputs = [paths.config, paths.domain, *paths.data, *(project.root / p for p in referenced)]
     digest = fingerprint(inputs, "nlu-only" if nlu_only else "full")
     if not force:
         previous = _previous_archive(out, fixed_model_name)
@@ -73,7 +76,7 @@ def train(
 
     with tempfile.TemporaryDirectory(prefix="tandem-train-") as staging_name:
         staging = Path(staging_name)
-        _snapshot_project(project, staging / SNAPSHOT_DIR)
+        _snapshot_project(project, referenced, staging / SNAPSHOT_DIR)
         nlu_components = [
             (c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS
         ]
@@ -135,8 +138,9 @@ def _metadata(project: Project, digest: str, nlu_only: bool) -> dict[str, Any]:
     }
 
 
-def _snapshot_project(project: Project, target: Path) -> None:
-    """Copy the files the runtime re-reads at load time: config, domain, flow files."""
+def _snapshot_project(project: Project, referenced: list[Path], target: Path) -> None:
+    """Copy the files the runtime re-reads at load time: config, domain, flow files, and the
+    ``referenced`` files (prompt templates, documents), at the same relative paths."""
     target.mkdir(parents=True)
     shutil.copyfile(project.paths.config, target / "config.yml")
     domain = project.paths.domain
@@ -149,21 +153,36 @@ def _snapshot_project(project: Project, target: Path) -> None:
         shutil.copyfile(domain, target / "domain" / "domain.yml")
     flows_dir = target / "flows"
     flows_dir.mkdir()
-    for prompt in _prompt_templates(project):
-        copy = target / prompt
+    for path in referenced:
+        copy = target / path
         copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(project.root / prompt, copy)
+        shutil.copyfile(project.root / path, copy)
     flow_files = sorted({flow.file_path for flow in project.flows.user_flows if flow.file_path})
-    for index, path in enumerate(flow_files):
-        shutil.copyfile(path, flows_dir / f"{index:03d}_{Path(path).name}")
+    for index, flow_file in enumerate(flow_files):
+        shutil.copyfile(flow_file, flows_dir / f"{index:03d}_{Path(flow_file).name}")
 
 
-def _prompt_templates(project: Project) -> list[Path]:
-    """Relative paths of the prompt templates the pipeline names (absolute ones are read
-    from where they are at run time)."""
-    found = []
-    for component in project.config.pipeline:
-        value = component.options.get("prompt_template") or component.options.get("prompt")
-        if isinstance(value, str) and not Path(value).is_absolute():
-            found.append(Path(value))
-    return found
+def _referenced_paths(project: Project) -> list[Path]:
+    """Relative paths of the files that components and policies name: prompt templates, and
+    the documents in ``EnterpriseSearchPolicy`` document folders. A changed one retrains the
+    model like a changed YAML file. Absolute paths are read from where they are at run time."""
+    named: list[Path] = []
+    for component in (*project.config.pipeline, *project.config.policies):
+        options = component.options
+        prompt = options.get("prompt_template") or options.get("prompt")
+        if isinstance(prompt, str):
+            named.append(Path(prompt))
+        if component.name == EnterpriseSearchPolicy.name:
+            folder = document_folder(options)
+            if not folder.is_absolute():
+                named.extend(
+                    p.relative_to(project.root) for p in document_files(project.root / folder)
+                )
+    return [path for path in named if not path.is_absolute() and _inside(project.root, path)]
+
+
+def _inside(root: Path, path: Path) -> bool:
+    if (root / path).resolve().is_relative_to(root.resolve()):
+        return True
+    log.warning("%s lies outside the project, so the model does not include it.", path)
+    return False

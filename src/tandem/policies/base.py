@@ -99,6 +99,12 @@ def routed_to_calm(tracker: Tracker) -> bool:
     )
 
 
+def calm_abstains(tracker: Tracker) -> bool:
+    """Whether CALM policies must abstain: the domain has the routing slot and it has not sent
+    this conversation to CALM (undecided or NLU; spec §2.6)."""
+    return tracker.has_slot(names.ROUTING_SLOT) and not routed_to_calm(tracker)
+
+
 class NluPolicy(Policy):
     """A trainable policy of the NLU-based system.
 

@@ -21,15 +21,22 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One finding: what is wrong, where, and what would fix it."""
+    """One finding: what is wrong, where, and what would fix it.
+
+    ``code`` names the kind of problem where the reference has a name for it (e.g.
+    ``engine.validation.coexistance.both_routers_defined``, in the reference's spelling), so
+    the message can be looked up and matched by scripts.
+    """
 
     source: Source
     message: str
     hint: str = ""
     severity: str = "error"  # or "warning"
+    code: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.source}: {self.severity}: {self.message}"
+        code = f"[{self.code}] " if self.code else ""
+        text = f"{self.source}: {self.severity}: {code}{self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
 

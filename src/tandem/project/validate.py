@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from tandem import names
@@ -25,6 +25,7 @@ from tandem.calm.flows import (
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot
 from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS
+from tandem.project.config import ComponentConfig
 from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, closest
 from tandem.project.loader import Project
@@ -454,49 +455,132 @@ def _without_punctuation(text: str) -> str:
     return text.translate(str.maketrans("", "", string.punctuation)).strip()
 
 
-# -- coexistence (spec §2.12) ---------------------------------------------------------------
+# -- coexistence (spec §2.12, §2.13) ----------------------------------------------------------
+
+# The reference's codes for its training-time errors, in its spelling ("coexistance").
+_COEXISTENCE_CODE = "engine.validation.coexistance."
+BOTH_ROUTERS_DEFINED = _COEXISTENCE_CODE + "both_routers_defined"
+WRONG_ORDER_OF_COMPONENTS = _COEXISTENCE_CODE + "wrong_order_of_components"
+ROUTING_SLOT_NOT_IN_DOMAIN = _COEXISTENCE_CODE + "route_session_to_calm_not_in_domain"
+ROUTING_SLOT_WITHOUT_ROUTER = (
+    _COEXISTENCE_CODE + "route_session_to_calm_in_domain_with_no_router_defined"
+)
+INVALID_ROUTER_CONFIGURATION = _COEXISTENCE_CODE + "invalid_configuration"
+RESET_ROUTING_WITHOUT_ROUTING = (
+    _COEXISTENCE_CODE
+    + "action_reset_routing_present_in_flow_without_router_or_route_session_to_calm_slot"
+)
+MULTIPLE_COMMAND_GENERATORS = (
+    "engine.validation.command_generator.multiple_command_generator_defined"
+)
+# Codes of warnings the reference does not give (the gotchas of spec §2.13).
+_GOTCHA_CODE = "tandem.validation.coexistence."
+ROUTER_AFTER_COMMAND_GENERATOR = _GOTCHA_CODE + "router_after_command_generator"
+UNLISTED_INTENTS_ROUTED_TO_CALM = _GOTCHA_CODE + "unlisted_intents_routed_to_calm"
+ROUTING_NEVER_RESET = _GOTCHA_CODE + "routing_session_never_ends"
+ROUTING_SLOT_NOT_SETTABLE = _GOTCHA_CODE + "routing_slot_not_settable_by_commands"
 
 
 def check_coexistence(project: Project) -> Iterator[Problem]:
-    config, domain = project.config, project.domain
-    routers = [c for c in config.pipeline if c.name in (INTENT_ROUTER, LLM_ROUTER)]
-    generators = [c for c in config.pipeline if c.name.endswith(LLM_COMMAND_GENERATOR_SUFFIX)]
-    if len({router.name for router in routers}) > 1:
+    """The training-time errors of a coexistence setup (spec §2.12) and its gotchas (§2.13)."""
+    routers = [c for c in project.config.pipeline if c.name in (INTENT_ROUTER, LLM_ROUTER)]
+    yield from _pipeline_order_problems(project.config.pipeline, routers)
+    for router in routers:
+        yield from _router_setting_problems(router.name, router.options, router.source)
+    yield from _routing_slot_problems(project, routers)
+    yield from _reset_routing_problems(project, routers)
+    if any(router.name == INTENT_ROUTER for router in routers):
+        yield from _slots_routing_unlisted_intents_to_calm(project)
+
+
+def _is_llm_generator(component: ComponentConfig) -> bool:
+    return component.name.endswith(LLM_COMMAND_GENERATOR_SUFFIX)
+
+
+def _pipeline_order_problems(
+    pipeline: Sequence[ComponentConfig], routers: list[ComponentConfig]
+) -> Iterator[Problem]:
+    second = next((r for r in routers if r.name != routers[0].name), None)
+    if second is not None:
         yield Problem(
-            routers[1].source,
+            second.source,
             "both IntentBasedRouter and LLMBasedRouter are configured",
             "keep one router",
+            code=BOTH_ROUTERS_DEFINED,
         )
+    generators = [c for c in pipeline if _is_llm_generator(c)]
     if len(generators) > 1:
         yield Problem(
             generators[1].source,
             "more than one LLM command generator is configured",
             "keep one of them",
+            code=MULTIPLE_COMMAND_GENERATORS,
         )
-    positions = {id(c): i for i, c in enumerate(config.pipeline)}
     for router in routers:
-        if router.name == INTENT_ROUTER and any(
-            positions[id(g)] < positions[id(router)] for g in generators
-        ):
+        earlier = pipeline[: pipeline.index(router)]
+        before = next((c for c in earlier if _is_llm_generator(c)), None)
+        if before is not None and router.name == INTENT_ROUTER:
             yield Problem(
                 router.source,
-                "IntentBasedRouter comes after an LLM command generator",
+                f"IntentBasedRouter comes after the command generator {before.name} "
+                f"(line {before.source.line})",
                 "move the router before the command generators",
+                code=WRONG_ORDER_OF_COMPONENTS,
             )
-        yield from _router_setting_problems(router.name, router.options, router.source)
-    routing_slot = domain.slots.get(names.ROUTING_SLOT)
+            continue
+        # Not checked by the reference, but as wrong: the router replaces the commands.
+        before = before or next((c for c in earlier if c.name == NLU_COMMAND_ADAPTER), None)
+        if before is not None:
+            yield Problem(
+                router.source,
+                f"{router.name} comes after {before.name} (line {before.source.line}), so it "
+                f"overwrites the commands {before.name} predicts",
+                "move the router before the command generators",
+                "warning",
+                code=ROUTER_AFTER_COMMAND_GENERATOR,
+            )
+
+
+def _router_setting_problems(router: str, options: Any, source: Source) -> Iterator[Problem]:
+    for entry, key, always in ROUTER_SETTINGS[router]:
+        settings = options.get(entry)
+        if (always or entry in options) and (
+            not isinstance(settings, dict) or settings.get(key) is None
+        ):
+            needs = "needs" if always else f"has `{entry}`, so it needs"
+            yield Problem(
+                source,
+                f"{router} {needs} `{entry}.{key}`",
+                f"add `{key}:` under `{entry}:`",
+                code=INVALID_ROUTER_CONFIGURATION,
+            )
+
+
+def _routing_slot_problems(project: Project, routers: list[ComponentConfig]) -> Iterator[Problem]:
+    routing_slot = project.domain.slots.get(names.ROUTING_SLOT)
     slot_at = _domain_at(project, f"slot:{names.ROUTING_SLOT}")
-    if routers and (routing_slot is None or routing_slot.type != "bool"):
+    declare = f"declare `{names.ROUTING_SLOT}: {{type: bool, mappings: [{{type: from_llm}}]}}`"
+    if routers and routing_slot is None:
         yield Problem(
             routers[0].source,
             f"a router is configured, so the domain needs the bool slot '{names.ROUTING_SLOT}'",
-            f"declare `{names.ROUTING_SLOT}: {{type: bool, mappings: [{{type: from_llm}}]}}`",
+            declare,
+            code=ROUTING_SLOT_NOT_IN_DOMAIN,
+        )
+    elif routers and routing_slot is not None and routing_slot.type != "bool":
+        yield Problem(
+            slot_at,
+            f"the slot '{names.ROUTING_SLOT}' is of type {routing_slot.type}, "
+            "but routers need it to be a bool",
+            "write `type: bool`",
+            code=ROUTING_SLOT_NOT_IN_DOMAIN,
         )
     if routing_slot is not None and not routers:
         yield Problem(
             slot_at,
             f"the slot '{names.ROUTING_SLOT}' is declared but no router is configured",
             "add a router to the pipeline or remove the slot",
+            code=ROUTING_SLOT_WITHOUT_ROUTER,
         )
     if routing_slot is not None and not any(
         m.type == "from_llm" and not m.conditions for m in routing_slot.mappings
@@ -506,27 +590,87 @@ def check_coexistence(project: Project) -> Iterator[Problem]:
             f"routers set '{names.ROUTING_SLOT}' like an LLM, but its mappings do not allow it",
             "give it the mapping `- type: from_llm`",
             "warning",
+            code=ROUTING_SLOT_NOT_SETTABLE,
         )
-    if not routers and (routing_slot is None or routing_slot.type != "bool"):
-        for flow in _user_flows(project):
-            for step in flow.steps:
-                if isinstance(step, ActionStep) and step.action == names.ACTION_RESET_ROUTING:
-                    yield Problem(
-                        step.source,
-                        f"flow '{flow.id}' resets the routing, but there is no router",
-                        "remove the action_reset_routing step",
-                    )
 
 
-def _router_setting_problems(router: str, options: Any, source: Source) -> Iterator[Problem]:
-    for entry, key, always in ROUTER_SETTINGS[router]:
-        settings = options.get(entry)
-        if (always or entry in options) and (
-            not isinstance(settings, dict) or settings.get(key) is None
-        ):
-            yield Problem(
-                source, f"{router} needs `{entry}.{key}`", f"add `{key}:` under `{entry}:`"
-            )
+def _reset_steps(project: Project) -> list[tuple[Flow, ActionStep]]:
+    """The ``action_reset_routing`` steps of the project's flows (overridden patterns too)."""
+    return [
+        (flow, step)
+        for flow in _user_flows(project)
+        for step in flow.steps
+        if isinstance(step, ActionStep) and step.action == names.ACTION_RESET_ROUTING
+    ]
+
+
+def _reset_routing_problems(project: Project, routers: list[ComponentConfig]) -> Iterator[Problem]:
+    routing_slot = project.domain.slots.get(names.ROUTING_SLOT)
+    reset_steps = _reset_steps(project)
+    if not routers:
+        if routing_slot is None or routing_slot.type != "bool":
+            for flow, step in reset_steps:
+                yield Problem(
+                    step.source,
+                    f"flow '{flow.id}' resets the routing, but there is no router",
+                    "remove the action_reset_routing step",
+                    code=RESET_ROUTING_WITHOUT_ROUTING,
+                )
+        return
+    data = project.data
+    nlu_resets = any(
+        isinstance(event, ActionExecuted) and event.name == names.ACTION_RESET_ROUTING
+        for block in (*data.stories, *data.rules)
+        for event, _ in _story_events(block)
+    )
+    unless = "(unless a custom action resets the routing)"
+    if not nlu_resets:
+        yield Problem(
+            routers[0].source,
+            "no rule or story runs action_reset_routing, so a routing session of the "
+            "NLU-based system never ends: every later message goes to it",
+            f"end the rules and stories that complete a skill with "
+            f"`- action: {names.ACTION_RESET_ROUTING}` {unless}",
+            "warning",
+            code=ROUTING_NEVER_RESET,
+        )
+    if not reset_steps:
+        yield Problem(
+            routers[0].source,
+            "no flow runs action_reset_routing, so a routing session of CALM never ends: "
+            "every later message goes to it",
+            "override pattern_completed with a last step "
+            f"`- action: {names.ACTION_RESET_ROUTING}` {unless}",
+            "warning",
+            code=ROUTING_NEVER_RESET,
+        )
+
+
+def _slots_routing_unlisted_intents_to_calm(project: Project) -> Iterator[Problem]:
+    """Spec §2.3 step 7: the IntentBasedRouter sends an unlisted intent to CALM if it converts
+    to any command, and a slot that flows may fill ahead from any message converts always."""
+    fillable: dict[str, Flow] = {}
+    for flow in project.flows:
+        for step in flow.collect_steps:
+            if not step.ask_before_filling:
+                fillable.setdefault(step.collect, flow)
+    for name, flow in fillable.items():
+        slot = project.domain.slots.get(name)
+        for index, mapping in enumerate(slot.mappings if slot else ()):
+            if mapping.type in ("from_text", "from_intent") and not (
+                mapping.intent or mapping.conditions
+            ):
+                yield Problem(
+                    _domain_at(project, f"slot:{name}:mapping:{index}", f"slot:{name}"),
+                    f"slot '{name}' is collected by flow '{flow.id}' and has a "
+                    f"`{mapping.type}` mapping without `intent` and `conditions`, so the "
+                    "IntentBasedRouter sends every intent it does not list to CALM",
+                    f"add `conditions: [{{active_flow: {flow.id}}}]` to the mapping, or "
+                    "`ask_before_filling: true` to the collect step",
+                    "warning",
+                    code=UNLISTED_INTENTS_ROUTED_TO_CALM,
+                )
+                break
 
 
 # Policies by their config names (implemented by the policies, calm and llm packages).

@@ -8,15 +8,18 @@ returns events; only this module appends them.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tandem import names
 from tandem.actions.base import ActionContext, ActionFailed, ActionRejected
 from tandem.actions.custom import ActionServerClient
+from tandem.actions.registry import UnknownActionError
 from tandem.actions.responses import ResponseGenerator
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
@@ -24,6 +27,7 @@ from tandem.policies import ensemble
 from tandem.policies.base import Prediction
 from tandem.runtime.assistant import Assistant
 from tandem.runtime.message import EVENT_METADATA, UserMessage
+from tandem.stores.errors import StoreConflict
 from tandem.stores.lock_store import InMemoryLockStore, LockStore
 from tandem.stores.tracker_store import InMemoryTrackerStore, TrackerStore
 
@@ -31,6 +35,13 @@ log = logging.getLogger(__name__)
 
 # Called with each bot message as soon as its action has run (streaming channels).
 BotMessageSink = Callable[[ev.BotUttered], Awaitable[None]]
+
+# Text of the user message that ``trigger_intent`` injects (§3.6 of the runtime spec).
+EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
+
+
+class UnknownConversation(LookupError):
+    """The tracker store holds no events for this conversation."""
 
 
 @dataclass
@@ -104,6 +115,21 @@ class MessageProcessor:
         if new_events and self._event_sink is not None:
             await self._event_sink(tracker, new_events)
 
+    async def aclose(self) -> None:
+        """Release what the processor holds (tracker and lock store, event broker, action
+        server, the assistant's closeables), each even if another fails. Call it once the
+        turns in flight have finished."""
+        closers = [self.tracker_store.close, self.lock_store.close]
+        close_sink = getattr(self._event_sink, "close", None)  # event brokers have one
+        if close_sink is not None:
+            closers.append(close_sink)
+        if self.action_server is not None:
+            closers.append(self.action_server.aclose)
+        closers.extend(item.aclose for item in self.assistant.closeables)
+        async with AsyncExitStack() as stack:
+            for close in reversed(closers):  # the stack runs them last-in first-out
+                stack.push_async_callback(close)
+
     def action_context(self, output_channel: str | None) -> ActionContext:
         return ActionContext(
             domain=self.assistant.domain,
@@ -112,6 +138,147 @@ class MessageProcessor:
             output_channel=output_channel,
             services=self.assistant.services,
         )
+
+    # -- entry points of the HTTP API (§8.2 of the runtime spec) ------------------------
+
+    async def log_message(self, message: UserMessage) -> TurnResult:
+        """Record a user message without predicting actions (``messages``): session check,
+        parse (or the given parse data), the user event and slot extraction."""
+        async with self._turn(message.sender_id, message.input_channel, None) as turn:
+            await turn.start_session_if_needed(message.metadata)
+            await turn.handle_user_message(message, predict=False)
+        return turn.result()
+
+    async def trigger_intent(
+        self,
+        sender_id: str,
+        intent: str,
+        entities: dict[str, Any] | None = None,
+        *,
+        output_channel: str | None = None,
+        sink: BotMessageSink | None = None,
+    ) -> TurnResult:
+        """Handle an external ``EXTERNAL: <intent>`` message as if the user had sent it
+        (``trigger_intent``, reminders): it is read as the intent message ``/<intent>{...}``,
+        so the router and the NLU command adapter treat it like a button payload."""
+        async with self._turn(sender_id, output_channel, sink) as turn:
+            await turn.start_session_if_needed(None)
+            await turn.handle_user_message(await turn.external_message(intent, entities or {}))
+        return turn.result()
+
+    async def execute_action(
+        self,
+        sender_id: str,
+        name: str,
+        *,
+        policy: str | None = None,
+        confidence: float | None = None,
+        output_channel: str | None = None,
+        sink: BotMessageSink | None = None,
+    ) -> TurnResult:
+        """Run exactly one action in an existing conversation (``execute``); nothing is
+        predicted after it. Raises ``UnknownActionError`` / ``UnknownConversation``."""
+        if name not in self.assistant.actions:
+            raise UnknownActionError(f"action '{name}' does not exist in the domain")
+        async with self._turn(sender_id, output_channel, sink, must_exist=True) as turn:
+            await turn.start_session_if_needed(None)
+            await turn.run_action(name, policy=policy, confidence=confidence)
+        return turn.result()
+
+    async def predict_next_action(self, sender_id: str) -> tuple[Tracker, str, Prediction]:
+        """The next action and every action's score, without running it (``predict``); a
+        due session start is run and saved first. Raises ``UnknownConversation``."""
+        async with self._turn(sender_id, None, None, must_exist=True) as turn:
+            await turn.start_session_if_needed(None)
+        name, prediction = await turn.predict()
+        if prediction is None:  # a follow-up action is certain
+            prediction = Prediction.for_action(self.assistant.domain, name, "FollowupAction", 0)
+        return turn.tracker, name, prediction
+
+    async def append_events(
+        self,
+        sender_id: str,
+        events: Sequence[ev.Event],
+        *,
+        output_channel: str | None = None,
+        sink: BotMessageSink | None = None,
+    ) -> Tracker:
+        """Append events as given (timestamps kept) under the lock (``tracker/events``).
+
+        A brand-new conversation gets its session start first, unless the events bring their
+        own. Bot events go to ``sink`` (``execute_side_effects``)."""
+        async with self._turn(sender_id, output_channel, sink) as turn:
+            if not turn.tracker.events and not _starts_session(events):
+                await turn.start_session_if_needed(None)
+            await turn.append(list(events), keep_timestamps=True)
+        return turn.tracker
+
+    async def replace_events(self, sender_id: str, events: Sequence[ev.Event]) -> Tracker:
+        """Make ``events`` the whole conversation (``PUT tracker/events``; no session logic).
+
+        Tracker stores only append: a stored conversation may be extended (it must be the
+        start of ``events``) but not rewritten, which raises ``StoreConflict``."""
+        stamp = self.assistant.event_metadata
+        given = [event.with_metadata(stamp) for event in events]
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.tracker_store.retrieve_full(sender_id)
+            if tracker is None:
+                tracker = Tracker(sender_id, self.assistant.domain.slots)
+            stored = [event.as_dict() for event in tracker.events]
+            if [event.as_dict() for event in given[: len(stored)]] != stored:
+                raise StoreConflict(
+                    f"conversation '{sender_id}' has other events stored; stores only append,"
+                    " so its events can be extended but not replaced"
+                )
+            tracker.update_many(given[len(stored) :])
+            await self.save(tracker)
+        return tracker
+
+    async def parse_message(self, message: UserMessage) -> dict[str, Any]:
+        """What the assistant reads from a message outside any conversation (``model/parse``)."""
+        tracker = Tracker(message.sender_id, self.assistant.domain.slots)
+        parse_data = dict(await self.assistant.parse(message, tracker))
+        parse_data.pop(EVENT_METADATA, None)
+        parse_data.setdefault("text", message.text)
+        return parse_data
+
+    async def fetch_full_tracker(self, sender_id: str) -> Tracker:
+        """The conversation over all sessions; an unknown one shows the session start its
+        first message would run, without saving it (``GET tracker``)."""
+        tracker = await self.tracker_store.retrieve_full(sender_id)
+        if tracker is None:
+            tracker = Tracker(sender_id, self.assistant.domain.slots)
+            await _Turn(self, tracker, None, None).start_session_if_needed(None)
+        return tracker
+
+    @asynccontextmanager
+    async def _turn(
+        self,
+        sender_id: str,
+        channel: str | None,
+        sink: BotMessageSink | None,
+        *,
+        must_exist: bool = False,
+    ) -> AsyncIterator[_Turn]:
+        """Lock the conversation, load it, let the caller change it, save it."""
+        async with self.lock_store.lock(sender_id):
+            tracker = await self.tracker_store.retrieve(sender_id)
+            if tracker is None:
+                if must_exist:
+                    raise UnknownConversation(sender_id)
+                tracker = Tracker(sender_id, self.assistant.domain.slots)
+            turn = _Turn(self, tracker, channel, sink)
+            yield turn
+            await self.save(tracker)
+
+
+def _starts_session(events: Sequence[ev.Event]) -> bool:
+    return (
+        len(events) >= 2
+        and isinstance(events[0], ev.ActionExecuted)
+        and events[0].name == names.ACTION_SESSION_START
+        and isinstance(events[1], ev.SessionStarted)
+    )
 
 
 class _Turn:
@@ -130,15 +297,22 @@ class _Turn:
         self.context = processor.action_context(channel)
         self.sink = sink
         self.messages: list[ev.BotUttered] = []
+        self.first_new_event = len(tracker.events)
+
+    def result(self) -> TurnResult:
+        return TurnResult(self.tracker, self.messages, self.first_new_event)
 
     # -- appending ----------------------------------------------------------------------
 
-    async def append(self, events: list[ev.Event]) -> None:
-        """Append events stamped with now and the model's ids; send bot messages on."""
+    async def append(self, events: list[ev.Event], *, keep_timestamps: bool = False) -> None:
+        """Append events stamped with now (unless kept) and the model's ids; send bot
+        messages on."""
         now = time.time()
         stamp = self.assistant.event_metadata
         for event in events:
-            event = event.with_metadata(stamp).with_timestamp(now)
+            event = event.with_metadata(stamp)
+            if not keep_timestamps:
+                event = event.with_timestamp(now)
             self.tracker.update(event)
             if isinstance(event, ev.BotUttered):
                 self.messages.append(event)
@@ -174,7 +348,24 @@ class _Turn:
 
     # -- the user message ---------------------------------------------------------------
 
-    async def handle_user_message(self, message: UserMessage) -> None:
+    async def external_message(self, intent: str, entities: dict[str, Any]) -> UserMessage:
+        """The message ``trigger_intent`` injects, parsed as the intent message it stands
+        for; it arrives through the conversation's latest input channel."""
+        text = f"{EXTERNAL_MESSAGE_PREFIX}{intent}"
+        channel = self.tracker.latest_input_channel()
+        slash = f"/{intent}{json.dumps(entities) if entities else ''}"
+        parse_data = await self.assistant.parse(
+            UserMessage(slash, self.tracker.sender_id, input_channel=channel), self.tracker
+        )
+        return UserMessage(
+            text,
+            self.tracker.sender_id,
+            input_channel=channel,
+            metadata={"is_external": True},
+            parse_data={**parse_data, "text": text},
+        )
+
+    async def handle_user_message(self, message: UserMessage, *, predict: bool = True) -> None:
         if self.tracker.terminated:
             log.info("conversation %s has ended; message dropped", self.tracker.sender_id)
             return
@@ -194,6 +385,8 @@ class _Turn:
         if not self.assistant.policies:
             return  # an NLU-only model: nothing predicts actions
         await self.extract_slots()
+        if not predict:
+            return
         for stage in self.assistant.turn_stages:
             await self.append(await stage.run(self.tracker))
         await self.predict_and_run_actions()
@@ -217,7 +410,7 @@ class _Turn:
                     "circuit breaker tripped for %s after %d actions", self.tracker.sender_id, limit
                 )
                 return
-            name, prediction = await self._predict()
+            name, prediction = await self.predict()
             predicted += 1
             await self.run_action(
                 name,
@@ -238,7 +431,8 @@ class _Turn:
             latest is not None and latest.intent_name == names.INTENT_RESTART
         )
 
-    async def _predict(self) -> tuple[str, Prediction | None]:
+    async def predict(self) -> tuple[str, Prediction | None]:
+        """The next action: a pending follow-up action (no prediction) or the ensemble's."""
         followup = self.tracker.followup_action
         if followup is not None:
             if followup in self.assistant.actions:

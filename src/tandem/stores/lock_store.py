@@ -11,14 +11,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 class LockStore(ABC):
     @abstractmethod
     def lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
-        """Hold the conversation's lock for the duration of the ``async with`` block."""
+        """Hold the conversation's lock for the duration of the ``async with`` block; waiters
+        get it in arrival order, and it is released when the block ends, however it ends."""
 
     async def close(self) -> None:
         return None
 
 
 class InMemoryLockStore(LockStore):
-    """Per-conversation ``asyncio.Lock``s (FIFO by construction); valid within one process."""
+    """Per-conversation ``asyncio.Lock``s; valid within one process.
+
+    First come first served, like the Redis ticket lock: ``asyncio.Lock`` queues waiters in
+    arrival order, wakes the first on release, and a newcomer never overtakes a queued
+    waiter. No lifetime is needed: a turn in this process always releases (``finally``).
+    """
 
     def __init__(self) -> None:
         self._locks: dict[str, asyncio.Lock] = {}

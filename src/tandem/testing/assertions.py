@@ -17,12 +17,15 @@ Semantics follow the reference where it is specific:
 * ``slot_was_not_set`` passes when the turn has no event for the slot, or its last event
   sets ``None`` (without ``value``) or a value other than ``value``.
 
-The LLM-judge assertions are read and validated but reported as skipped: tandem has no LLM
-judge yet, and an assertion that was not checked must never count as passed.
+The LLM-judge assertions (``generative_response_is_relevant`` / ``_grounded``) are scored by
+the judge a conftest.yml configures (see ``judge``); every bot message they look at must
+reach the threshold. Without a judge they are reported as skipped: an assertion that was
+not checked must never count as passed. A judge that gives no usable score fails them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -34,7 +37,8 @@ from tandem.conversation import events as ev
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
 from tandem.project.errors import ProjectError, Source, suggest
-from tandem.project.yaml import as_list, as_map, expect, where
+from tandem.project.yaml import as_list, as_map, expect, plain, where
+from tandem.testing.judge import Judge, JudgeError, Score
 from tandem.testing.render import typed
 
 # -- what an assertion sees and says ------------------------------------------------------
@@ -42,11 +46,13 @@ from tandem.testing.render import typed
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """The events of one user step, and the conversation before them (for slot values)."""
+    """The events of one user step, the conversation before them (for slot values) and the
+    domain's responses (the ground truth ``utter_source`` names)."""
 
     events: tuple[ev.Event, ...]
     earlier: tuple[ev.Event, ...] = ()
     slot_defs: Mapping[str, Slot] = field(default_factory=dict)
+    responses: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
     def slots_before(self, index: int) -> Mapping[str, Any]:
         """The tracker's slot values just before ``events[index]``."""
@@ -55,6 +61,11 @@ class Turn:
     @property
     def user_index(self) -> int | None:
         return next((i for i, e in enumerate(self.events) if isinstance(e, ev.UserUttered)), None)
+
+    @property
+    def user_text(self) -> str:
+        user = next((e for e in self.events if isinstance(e, ev.UserUttered)), None)
+        return str(user.text or "") if user is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,8 @@ def _listing(items: list[str]) -> str:
 class Assertion(ABC):
     kind: ClassVar[str]
     source: Source
+    # ``{kind: value}`` as written, for the results file.
+    written: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     @abstractmethod
@@ -96,6 +109,10 @@ class Assertion(ABC):
     @abstractmethod
     def check(self, turn: Turn, start: int) -> Verdict:
         """Check the turn's events from ``start`` on."""
+
+    async def evaluate(self, turn: Turn, start: int, judge: Judge | None) -> Verdict:
+        """``check``, for the runner: only the LLM-judge assertions use ``judge`` (and await)."""
+        return self.check(turn, start)
 
 
 def _flow_ids(value: Any, source: Source, what: str) -> tuple[str, ...]:
@@ -423,31 +440,111 @@ class BotDidNotUtter(Assertion):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _GenerativeResponse(Assertion):
+    """Every bot message of the turn (with ``utter_name``: of that response) must score at
+    least ``threshold`` with the judge; the subclasses say what the judge compares it with."""
+
     threshold: float
+    utter_name: str | None = None
+    utter_source: str | None = None
+    ground_truth: str | None = None
 
     @classmethod
     def parse(cls, value: Any, source: Source) -> _GenerativeResponse:
         keys = ("threshold", "utter_name", "utter_source", "ground_truth")
         data = as_map(value, source, f"`{cls.kind}`", keys)
-        threshold = expect(
-            data.get("threshold", 0.5), (int, float), data.at("threshold"), "`threshold`"
-        )
+        if "threshold" not in data:
+            raise ProjectError(source, f"`{cls.kind}` needs `threshold`", "add `threshold: 0.8`")
+        at = data.at("threshold")
+        threshold = expect(data["threshold"], (int, float), at, "`threshold`")
         if not 0 <= threshold <= 1:
-            raise ProjectError(data.at("threshold"), "`threshold` must be between 0 and 1")
-        return cls(source=source, threshold=float(threshold))
+            raise ProjectError(at, "`threshold` must be between 0 and 1")
+        texts = {
+            key: str(expect(data[key], str, data.at(key), f"`{key}`"))
+            for key in keys[1:]
+            if data.get(key) is not None
+        }
+        return cls(
+            source=source,
+            threshold=float(threshold),
+            utter_name=texts.get("utter_name"),
+            utter_source=texts.get("utter_source"),
+            ground_truth=texts.get("ground_truth"),
+        )
 
     def check(self, turn: Turn, start: int) -> Verdict:
-        return Verdict("skipped", f"{self.kind}: no LLM judge is configured, so it was not checked")
+        return Verdict(
+            "skipped",
+            f"{self.kind}: no LLM judge is configured, so it was not checked "
+            "(configure one under `llm_judge` in a conftest.yml)",
+        )
+
+    async def evaluate(self, turn: Turn, start: int, judge: Judge | None) -> Verdict:
+        if judge is None:
+            return self.check(turn, start)
+        answers = [
+            (index, str(event.text))
+            for index, event in _of_type(turn, start, ev.BotUttered)
+            if event.text and self.utter_name in (None, event.utter_action)
+        ]
+        if not answers:
+            which = f" of {self.utter_name}" if self.utter_name else ""
+            return _failed(f"no bot message{which} to judge in this turn")
+        basis = self.basis(turn)
+        if isinstance(basis, Verdict):
+            return basis
+        for _, answer in answers:
+            try:
+                score = await self.score(judge, basis, answer)
+            except JudgeError as error:
+                return _failed(f"{error} (judging {answer!r})")
+            if score.value < self.threshold:
+                return _failed(
+                    f"{answer!r} scored {score.value:g}, below the threshold "
+                    f"{self.threshold:g}: {score.reason or 'the judge gave no reason'}"
+                )
+        return _passed(answers[-1][0])
+
+    @abstractmethod
+    def basis(self, turn: Turn) -> str | Verdict:
+        """What the answers are judged against, or the failure if it is not available."""
+
+    @abstractmethod
+    async def score(self, judge: Judge, basis: str, answer: str) -> Score: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GenerativeResponseIsRelevant(_GenerativeResponse):
+    """Judged against the user's message of the turn."""
+
     kind: ClassVar[str] = "generative_response_is_relevant"
+
+    def basis(self, turn: Turn) -> str | Verdict:
+        return turn.user_text or _failed("the turn has no user message to judge against")
+
+    async def score(self, judge: Judge, basis: str, answer: str) -> Score:
+        return await judge.relevance(basis, answer)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GenerativeResponseIsGrounded(_GenerativeResponse):
+    """Judged against ``ground_truth``, else the text of the domain response named by
+    ``utter_source`` (else ``utter_name``): the template a rephrased message came from."""
+
     kind: ClassVar[str] = "generative_response_is_grounded"
+
+    def basis(self, turn: Turn) -> str | Verdict:
+        if self.ground_truth is not None:
+            return self.ground_truth
+        name = self.utter_source or self.utter_name
+        if name is None:
+            return _failed("say what to judge against: `ground_truth` or `utter_source`")
+        texts = [str(v["text"]) for v in turn.responses.get(name, ()) if v.get("text")]
+        if not texts:
+            return _failed(f"the domain has no response {name} with a text to judge against")
+        return "\n".join(texts)
+
+    async def score(self, judge: Judge, basis: str, answer: str) -> Score:
+        return await judge.groundedness(basis, answer)
 
 
 SYSTEMS = ("calm", "nlu")
@@ -491,7 +588,7 @@ class RoutedTo(Assertion):
                 "a message is never routed to CALM for one turn only",
                 "CALM routes are always sticky: drop `sticky: false` or expect `system: nlu`",
             )
-        return cls(source=source, system=str(system), **flags)
+        return cls(source=source, system=str(system), sticky=flags["sticky"], reset=flags["reset"])
 
     def check(self, turn: Turn, start: int) -> Verdict:
         if names.ROUTING_SLOT not in turn.slot_defs:
@@ -564,7 +661,7 @@ def parse_assertion(item: Any, source: Source) -> Assertion:
     at = where(item, kind, source)
     cls = ASSERTION_KINDS.get(kind)
     if cls is not None:
-        return cls.parse(value, at)
+        return dataclasses.replace(cls.parse(value, at), written=plain(dict(item)))
     if _OTHER_ENGINE.match(str(kind)):
         raise ProjectError(at, f"assertion '{kind}' is not supported for CALM assistants")
     raise ProjectError(at, f"unknown assertion '{kind}'", suggest(str(kind), ASSERTION_KINDS))

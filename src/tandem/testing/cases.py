@@ -3,10 +3,11 @@
 A file has ``test_cases`` and optionally ``fixtures`` (named lists of slot values set before
 the first message), ``metadata`` (named mappings attached to user messages) and
 ``stub_custom_actions`` (replies that replace the action server; ``<test case>::<action>``
-keys apply to one test case only). A test case is either in *step form* (``bot``, ``utter``,
-``slot_was_set``, ``slot_was_not_set`` steps after ``user`` steps) or in *assertion form*
-(``assertions`` on ``user`` steps); mixing both in one test case is an error here, because
-the step expectations would silently go unchecked.
+keys apply to one test case only). Fixtures and metadata may also come from conftest.yml
+files in the folders above (see ``definitions``). A test case is either in *step form*
+(``bot``, ``utter``, ``slot_was_set``, ``slot_was_not_set`` steps after ``user`` steps) or in
+*assertion form* (``assertions`` on ``user`` steps); mixing both in one test case is an
+error here, because the step expectations would silently go unchecked.
 
 Stubs need no environment variable: the reference's beta switch
 ``RASA_PRO_BETA_STUB_CUSTOM_ACTION`` is not consulted, a file's stubs always apply.
@@ -15,7 +16,7 @@ Stubs need no environment variable: the reference's beta switch
 from __future__ import annotations
 
 import copy
-import re
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +33,12 @@ from tandem.project.yaml import (
     yaml_files,
 )
 from tandem.testing.assertions import Assertion, SlotExpectation, parse_assertion
+from tandem.testing.definitions import CONFTEST, ConftestFiles, Definitions, read_definitions
 
 FILE_KEYS = ("test_cases", "fixtures", "metadata", "stub_custom_actions")
 CASE_KEYS = ("test_case", "steps", "fixtures", "metadata")
 STEP_KINDS = ("user", "bot", "utter", "slot_was_set", "slot_was_not_set")
 USER_STEP_KEYS = ("metadata", "assertions", "assertion_order_enabled")
-NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 # Event types a stubbed action may return (§9.2).
 STUB_EVENT_TYPES = frozenset(
     (
@@ -115,6 +116,10 @@ class TestCase:
     fixtures: tuple[tuple[str, Any], ...] = ()  # (slot, value) in the written order
     # ``None``: custom actions run on the action server; else only these stubs may run.
     stubs: Mapping[str, StubReply] | None = None
+    # The test case as written, for result files and re-written failed tests.
+    written: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # The named fixtures and metadata it could use, and the LLM judge of its file.
+    definitions: Definitions = field(default_factory=Definitions, compare=False)
 
     @property
     def id(self) -> str:
@@ -132,14 +137,16 @@ class TestCase:
 # -- finding and reading files --------------------------------------------------------------
 
 
-def load_test_cases(targets: Sequence[str]) -> list[TestCase]:
+def load_test_cases(targets: Sequence[str], *, top: Path | None = None) -> list[TestCase]:
     """The test cases of ``targets``: files, directories (every YAML file below with
     ``test_cases``) or ``file::test case name``; in the order given, files sorted.
+    conftest.yml files are looked for up to ``top`` (default: the current directory).
 
     Raises ``ProjectError`` listing every problem of every file.
     """
     problems: list[Problem] = []
     cases: list[TestCase] = []
+    conftests = ConftestFiles(top)
     for target in targets:
         path_text, _, name = target.partition(SELECTOR)
         path = Path(path_text)
@@ -149,7 +156,8 @@ def load_test_cases(targets: Sequence[str]) -> list[TestCase]:
         found: list[TestCase] = []
         for file in yaml_files(path):
             with gather(problems):
-                found += read_test_file(file, explicit=not path.is_dir())
+                shared = conftests.above(file, path)
+                found += read_test_file(file, explicit=not path.is_dir(), shared=shared)
         if name:
             with gather(problems):
                 found = _select(found, name, path_text)
@@ -170,8 +178,11 @@ def _select(cases: list[TestCase], name: str, path: str) -> list[TestCase]:
     return chosen
 
 
-def read_test_file(path: Path, *, explicit: bool = True) -> list[TestCase]:
-    """The test cases of one file. A file found in a directory without ``test_cases`` is
+def read_test_file(
+    path: Path, *, explicit: bool = True, shared: Definitions | None = None
+) -> list[TestCase]:
+    """The test cases of one file, which may use the ``shared`` definitions (those of the
+    conftest.yml files above it). A file found in a directory without ``test_cases`` is
     not a test file (an empty list); a file named explicitly must have them."""
     data = read_yaml(path, expand=False)
     top = Source(str(path), 1)
@@ -181,17 +192,14 @@ def read_test_file(path: Path, *, explicit: bool = True) -> list[TestCase]:
         raise ProjectError(top, "not an e2e test file: no `test_cases`", "add `test_cases:`")
     data = as_map(data, top, "an e2e test file", FILE_KEYS)
     problems: list[Problem] = []
-    fixtures: dict[str, tuple[tuple[str, Any], ...]] = {}
-    metadata: dict[str, Mapping[str, Any]] = {}
+    definitions = shared or Definitions()
     with gather(problems):
-        fixtures = _named_sections(data, "fixtures", _fixture_slots)
-    with gather(problems):
-        metadata = _named_sections(data, "metadata", _metadata_values)
+        definitions = read_definitions(data).over(definitions)
     raw_cases = as_list(data["test_cases"] or [], data.at("test_cases"), "`test_cases`")
     cases: list[TestCase] = []
     for index, item in enumerate(raw_cases):
         with gather(problems):
-            case = _read_case(item, raw_cases.at(index), fixtures, metadata)
+            case = _read_case(item, raw_cases.at(index), definitions)
             earlier = next((c for c in cases if c.name == case.name), None)
             if earlier is not None:
                 raise ProjectError(
@@ -208,12 +216,7 @@ def read_test_file(path: Path, *, explicit: bool = True) -> list[TestCase]:
     return cases
 
 
-def _read_case(
-    item: Any,
-    source: Source,
-    fixtures: Mapping[str, tuple[tuple[str, Any], ...]],
-    metadata: Mapping[str, Mapping[str, Any]],
-) -> TestCase:
+def _read_case(item: Any, source: Source, definitions: Definitions) -> TestCase:
     case = as_map(item, source, "a test case", CASE_KEYS)
     for key in ("test_case", "steps"):
         if key not in case:
@@ -223,18 +226,27 @@ def _read_case(
     if "fixtures" in case:
         used = as_list(case["fixtures"], case.at("fixtures"), "`fixtures` of a test case")
         for index, fixture in enumerate(used):
-            slots += _lookup(fixtures, fixture, used.at(index), "fixture")
+            slots += _lookup(definitions.fixtures, fixture, used.at(index), "fixture")
     case_metadata: Mapping[str, Any] = {}
     if "metadata" in case:
-        case_metadata = _lookup(metadata, case["metadata"], case.at("metadata"), "metadata")
+        case_metadata = _lookup(
+            definitions.metadata, case["metadata"], case.at("metadata"), "metadata"
+        )
     raw_steps = as_list(case["steps"], case.at("steps"), "`steps`")
     problems: list[Problem] = []
     steps: list[Step] = []
     for index, raw in enumerate(raw_steps):
         with gather(problems):
-            steps.append(_read_step(raw, raw_steps.at(index), case_metadata, metadata))
+            steps.append(_read_step(raw, raw_steps.at(index), case_metadata, definitions.metadata))
     raise_errors(problems)
-    result = TestCase(name, case.at("test_case"), tuple(steps), tuple(slots))
+    result = TestCase(
+        name,
+        case.at("test_case"),
+        tuple(steps),
+        tuple(slots),
+        written=plain(case),
+        definitions=definitions,
+    )
     _check_form(result)
     return result
 
@@ -343,43 +355,13 @@ def _step_slots(value: Any, source: Source, what: str) -> tuple[SlotExpectation,
 # -- file-level sections ----------------------------------------------------------------
 
 
-def _named_sections(data: YamlMap, key: str, read: Any) -> dict[str, Any]:
-    """``fixtures`` / ``metadata``: a list of ``- <name>: <content>`` items."""
-    if key not in data:
-        return {}
-    items = as_list(data[key], data.at(key), f"`{key}`")
-    result: dict[str, Any] = {}
-    for index, item in enumerate(items):
-        at = items.at(index)
-        if not isinstance(item, dict) or len(item) != 1:
-            raise ProjectError(at, f"an item of `{key}` must be one `<name>: ...` entry")
-        name, content = next(iter(item.items()))
-        if not NAME_PATTERN.match(str(name)):
-            raise ProjectError(at, f"invalid {key} name {name!r}", "use letters, digits, _ and -")
-        result[str(name)] = read(content, at)
-    return result
-
-
-def _fixture_slots(value: Any, source: Source) -> tuple[tuple[str, Any], ...]:
-    items = as_list(value, source, "a fixture")
-    slots = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or len(item) != 1:
-            raise ProjectError(items.at(index), "a fixture item must be one `slot: value` entry")
-        name, slot_value = next(iter(item.items()))
-        slots.append((str(name), slot_value))
-    return tuple(slots)
-
-
-def _metadata_values(value: Any, source: Source) -> Mapping[str, Any]:
-    return dict(as_map(value, source, "a metadata set"))
-
-
 def _lookup(sections: Mapping[str, Any], name: Any, source: Source, kind: str) -> Any:
     name = expect(name, str, source, f"the name of a {kind}")
     if name not in sections:
         raise ProjectError(
-            source, f"no {kind} named {name!r} in this file", suggest(name, sections)
+            source,
+            f"no {kind} named {name!r} in this file",
+            suggest(name, sections) or f"define it in the file or a {CONFTEST} above it",
         )
     return sections[name]
 
@@ -408,8 +390,7 @@ def _with_stubs(cases: list[TestCase], data: YamlMap) -> list[TestCase]:
                 )
     raise_errors(problems)
     return [
-        TestCase(c.name, c.source, c.steps, c.fixtures, {**shared, **per_case.get(c.name, {})})
-        for c in cases
+        dataclasses.replace(case, stubs={**shared, **per_case.get(case.name, {})}) for case in cases
     ]
 
 

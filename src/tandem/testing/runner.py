@@ -8,7 +8,8 @@ send every message first and then check each step's assertions against its turn.
 
 ``run_cases`` runs up to ``concurrency`` conversations at once on one processor (the
 tracker and lock stores keep them apart) and reports results in the order of the cases,
-so ``-j 4`` reads exactly like ``-j 1``.
+so ``-j 4`` reads exactly like ``-j 1``. LLM-judge assertions are scored by the judge
+``judges`` has for the test case's file; without one they are not checked.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tandem.conversation import events as ev
 from tandem.project.errors import Source
@@ -30,6 +31,9 @@ from tandem.testing.render import event_line
 from tandem.testing.steps import check_turn
 from tandem.testing.stubs import StubActionServer, stubbed
 
+if TYPE_CHECKING:
+    from tandem.testing.judge import Judge, Judges
+
 Status = Literal["passed", "failed", "skipped"]
 
 
@@ -37,7 +41,16 @@ Status = Literal["passed", "failed", "skipped"]
 class Failure:
     source: Source  # where the mismatch starts: the step or the assertion
     message: str
-    details: tuple[str, ...] = ()  # a diff (step form) or the turn's events (assertions)
+    context: str = ""  # which turn failed, or what else explains the message
+    difference: tuple[str, ...] = ()  # step form: the diff of the turn
+    transcript: tuple[str, ...] = ()  # assertion form: the turn's events
+    assertion: Mapping[str, Any] | None = None  # assertion form: the assertion as written
+
+    @property
+    def details(self) -> tuple[str, ...]:
+        """What a report shows under the message."""
+        context = (self.context,) if self.context else ()
+        return (*context, *self.difference, *(f"  {line}" for line in self.transcript))
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ async def run_cases(
     concurrency: int = 1,
     fail_fast: bool = False,
     on_result: ResultSink | None = None,
+    judges: Judges | None = None,
 ) -> list[TestResult]:
     """Run ``cases``; results (and ``on_result`` calls) come in the order of ``cases``.
 
@@ -80,7 +94,9 @@ async def run_cases(
 
         async def run_one(index: int, case: TestCase) -> TestResult:
             async with gate:
-                return await run_case(processor, case, f"{case.name}_{stamp}_{index}", stubs)
+                sender_id = f"{case.name}_{stamp}_{index}"
+                judge = judges.for_case(case) if judges is not None else None
+                return await run_case(processor, case, sender_id, stubs, judge)
 
         tasks = [asyncio.create_task(run_one(i, case)) for i, case in enumerate(cases)]
         results: list[TestResult] = []
@@ -104,6 +120,7 @@ async def run_case(
     case: TestCase,
     sender_id: str,
     stubs: StubActionServer | None = None,
+    judge: Judge | None = None,
 ) -> TestResult:
     """Run one test case as conversation ``sender_id``; never raises for what the
     conversation does (a crash fails the test case)."""
@@ -117,8 +134,10 @@ async def run_case(
             unstubbed = stack.enter_context(stubs.serving(sender_id, case.stubs))
         try:
             await conversation.open(case)
-            run = _run_assertions if case.uses_assertions else _run_steps
-            outcome = await run(case, conversation)
+            if case.uses_assertions:
+                outcome = await _run_assertions(case, conversation, judge)
+            else:
+                outcome = await _run_steps(case, conversation)
         except Exception as error:  # one broken conversation must not stop the others
             outcome = _Outcome(_crash(conversation.at or case.source, error))
         failure = outcome.failure
@@ -126,7 +145,7 @@ async def run_case(
             failure = Failure(
                 case.source,
                 f"custom action {', '.join(dict.fromkeys(unstubbed))} ran without a stub",
-                ("this file has `stub_custom_actions`, so every custom action must be stubbed",),
+                "this file has `stub_custom_actions`, so every custom action must be stubbed",
             )
     # A test case whose every assertion went unchecked proves nothing: skipped, not passed.
     unchecked = outcome.notes and not outcome.checked
@@ -159,9 +178,9 @@ async def _run_steps(case: TestCase, conversation: _Conversation) -> _Outcome:
         diff = check_turn(expectations, events)
         if diff.first_mismatch is not None:
             said = f"after user: {user.text!r} ({user.source})" if user else "before any message"
-            details = (said, *map(str, diff.lines))
             message = "the bot did not do what the steps expect"
-            return _Outcome(Failure(diff.first_mismatch, message, details))
+            difference = tuple(map(str, diff.lines))
+            return _Outcome(Failure(diff.first_mismatch, message, said, difference))
     return _Outcome()
 
 
@@ -176,7 +195,9 @@ def _turns_of(case: TestCase) -> list[tuple[UserStep | None, list[Expectation]]]
     return turns
 
 
-async def _run_assertions(case: TestCase, conversation: _Conversation) -> _Outcome:
+async def _run_assertions(
+    case: TestCase, conversation: _Conversation, judge: Judge | None
+) -> _Outcome:
     for step in case.user_steps:
         await conversation.send(step)
     notes: list[str] = []
@@ -185,16 +206,18 @@ async def _run_assertions(case: TestCase, conversation: _Conversation) -> _Outco
         turn = conversation.turn(index)
         start = 0
         for assertion in step.assertions:
-            verdict = assertion.check(turn, start)
+            verdict = await assertion.evaluate(turn, start, judge)
             if verdict.outcome == "skipped":
                 notes.append(f"{assertion.source}: {verdict.message}")
                 continue
             if verdict.outcome == "failed":
-                details = (
+                failure = Failure(
+                    assertion.source,
+                    f"{assertion.kind}: {verdict.message}",
                     f"events of the turn of user: {step.text!r} ({step.source})",
-                    *(f"  {line}" for line in _transcript(turn)),
+                    transcript=_transcript(turn),
+                    assertion=assertion.written,
                 )
-                failure = Failure(assertion.source, f"{assertion.kind}: {verdict.message}", details)
                 return _Outcome(failure, tuple(notes), checked)
             checked += 1
             if step.assertion_order_enabled and verdict.index is not None:
@@ -202,8 +225,8 @@ async def _run_assertions(case: TestCase, conversation: _Conversation) -> _Outco
     return _Outcome(None, tuple(notes), checked)
 
 
-def _transcript(turn: Turn) -> list[str]:
-    return [line for event in turn.events if (line := event_line(event)) is not None]
+def _transcript(turn: Turn) -> tuple[str, ...]:
+    return tuple(line for event in turn.events if (line := event_line(event)) is not None)
 
 
 @dataclass
@@ -246,5 +269,5 @@ class _Conversation:
             events = (*self.prelude, *events)
         else:
             earlier = [*self.prelude, *earlier]
-        slots = self.processor.assistant.domain.slots
-        return Turn(events, tuple(earlier), slots)
+        domain = self.processor.assistant.domain
+        return Turn(events, tuple(earlier), domain.slots, domain.responses)

@@ -1,0 +1,34 @@
+"""What can go wrong with a store, lock store or event broker.
+
+One type per kind of failure, so callers can answer for it without knowing the backend:
+the HTTP layer answers 503 for ``StoreUnavailable``; ``StoreConfigError`` stops start-up.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of the errors of tracker stores, lock stores and event brokers."""
+
+
+class StoreUnavailable(StoreError):
+    """The server behind a store or broker cannot be reached (down, refused, timed out).
+
+    Nothing of the failed operation was written; retrying later is safe.
+    """
+
+
+class StoreConflict(StoreError):
+    """Other events are already stored where a save wanted to put its events.
+
+    Happens only when two writers change one conversation without holding its lock; the
+    save is refused as a whole, so the stored conversation stays as the first writer left it.
+    """
+
+
+class LockError(StoreError):
+    """A conversation's lock could not be taken (the waiting ticket expired)."""
+
+
+class StoreConfigError(ValueError):
+    """``endpoints.yml`` asks for a store or broker that cannot be built as configured."""
