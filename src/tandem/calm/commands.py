@@ -241,7 +241,7 @@ SYSTEM_COMMANDS = (SessionStart, SessionEnd, Restart)
 
 def command_from_dict(data: Any) -> Command | None:
     """The command a JSON dict describes, or None (logged) if it is not a valid command."""
-    kind = COMMAND_TYPES.get(data.get("command")) if isinstance(data, Mapping) else None
+    kind = COMMAND_TYPES.get(str(data.get("command"))) if isinstance(data, Mapping) else None
     if kind is None:
         log.warning("Skipping unknown command %r.", data)
         return None

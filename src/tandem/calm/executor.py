@@ -274,7 +274,7 @@ class FlowExecutor:
                     to_reset[step.collect] = None
                 elif isinstance(step, SetSlotsStep):
                     to_reset.update((name, None) for name, _ in step.slots)
-        resets = []
+        resets: list[ev.Event] = []
         for name in to_reset:
             slot = self.domain.slots.get(name)
             if slot is None or name in persisted or name in kept:

@@ -87,7 +87,9 @@ def forced_slot_filter(
     step = _forcing_collect_step(tracker, flows, domain)
     if step is None:
         return commands
-    kept = [c for c in commands if isinstance(c, cmd.SetSlot) and c.name == step.collect]
+    kept: list[cmd.Command] = [
+        c for c in commands if isinstance(c, cmd.SetSlot) and c.name == step.collect
+    ]
     return kept or [cmd.CannotHandle()]
 
 

@@ -125,7 +125,7 @@ class IntentBasedRouter(Router):
             return Verdict(CALM, f"intent '{intent}' is in calm_entry.sticky")
         # The reference converts without its domain: entity mappings and intent-filtered
         # mappings then count as invalid, so only text-like mappings can say "CALM" here.
-        bare = replace(domain, intents={}, entities=())
+        bare = replace(domain, intents={}, entities={})
         converted = convert_nlu_to_commands(parse_data, tracker, flows, bare)
         if converted:
             described = ", ".join(c.command for c in converted)
