@@ -72,3 +72,10 @@ def test_an_unknown_component_name(bank: Path, capsys: pytest.CaptureFixture[str
     assert main(["data", "validate"]) == 1
     out = capsys.readouterr().out
     assert "config.yml:" in out and "unknown policy 'RulesPolicy'" in out and "'RulePolicy'" in out
+
+
+def test_an_unsupported_component(bank: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    replace(bank / "config.yml", "CompactLLMCommandGenerator", "MultiStepLLMCommandGenerator")
+    assert main(["data", "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "'MultiStepLLMCommandGenerator' is not supported by Tandem" in out

@@ -51,13 +51,14 @@ NON_NLU_COMPONENTS = frozenset(
         "SearchReadyLLMCommandGenerator",
         "SingleStepLLMCommandGenerator",
         "LLMCommandGenerator",
-        "MultiStepLLMCommandGenerator",
     }
 )
 
-# Reference components that need models Tandem does not run (spaCy, MITIE, transformers...).
-_UNSUPPORTED = frozenset(
+# Reference components Tandem does not provide: they need models Tandem does not run (spaCy,
+# MITIE, transformers...), or, for the multi-step generator, a second prompt design.
+UNSUPPORTED_COMPONENTS = frozenset(
     {
+        "MultiStepLLMCommandGenerator",
         "SpacyNLP",
         "SpacyTokenizer",
         "SpacyFeaturizer",
@@ -82,7 +83,7 @@ def create(name: str, options: Mapping[str, Any], *, language: str) -> Component
     known = ", ".join(sorted(COMPONENTS))
     if name in NON_NLU_COMPONENTS:
         raise NluError(f"'{name}' is not an NLU component; filter NON_NLU_COMPONENTS out first")
-    if name in _UNSUPPORTED:
+    if name in UNSUPPORTED_COMPONENTS:
         raise NluError(f"component '{name}' is not supported by Tandem; supported: {known}")
     hint = suggest(name, COMPONENTS)
     raise NluError(

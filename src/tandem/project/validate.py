@@ -25,6 +25,7 @@ from tandem.calm.flows import (
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot
 from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS
+from tandem.nlu.registry import UNSUPPORTED_COMPONENTS
 from tandem.project.config import ComponentConfig
 from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, closest
@@ -696,7 +697,13 @@ def check_component_names(project: Project) -> Iterator[Problem]:
         (project.config.policies, POLICY_NAMES, "policy"),
     ):
         for item in items:
-            if item.name not in known:
+            if item.name in UNSUPPORTED_COMPONENTS:
+                yield Problem(
+                    item.source,
+                    f"the {what} '{item.name}' is not supported by Tandem",
+                    "see the README for the supported components",
+                )
+            elif item.name not in known:
                 hint = closest(item.name, known)
                 yield Problem(
                     item.source,
