@@ -153,18 +153,12 @@ class DialogueStack:
     def __init__(self, frames: Iterable[Frame] = ()) -> None:
         self.frames: list[Frame] = copy.deepcopy(list(frames))
 
-    def copy(self) -> DialogueStack:
-        return DialogueStack(self.frames)
-
     def snapshot(self) -> list[Frame]:
         """A deep copy of the frames, to diff against after changing them in place."""
         return copy.deepcopy(self.frames)
 
     def __iter__(self) -> Iterator[Frame]:
         return iter(self.frames)
-
-    def __len__(self) -> int:
-        return len(self.frames)
 
     def __bool__(self) -> bool:
         return bool(self.frames)
