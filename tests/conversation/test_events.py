@@ -178,3 +178,35 @@ def test_metadata_stamping_never_overwrites() -> None:
     event = ev.SlotSet(name="a", value=1, metadata={"model_id": "mine"})
     stamped = event.with_metadata({"model_id": "other", "assistant_id": "bot"})
     assert stamped.metadata == {"model_id": "mine", "assistant_id": "bot"}
+
+
+def test_stamped_adds_metadata_and_time_in_one_copy() -> None:
+    from tandem.conversation import events as ev_module
+
+    event = ev_module.SlotSet(name="city", value="Rome", timestamp=1.0, metadata={"a": 1})
+    stamped = event.stamped({"a": 0, "model_id": "m"}, 2.0)
+    assert stamped == event.with_metadata({"a": 0, "model_id": "m"}).with_timestamp(2.0)
+    assert stamped.metadata == {"a": 1, "model_id": "m"} and stamped.timestamp == 2.0
+    assert event.stamped({"a": 5}, None) is event  # nothing to change
+    assert event.stamped({}, 1.0) is event
+
+
+def test_copies_with_a_new_time_or_metadata_equal_dataclass_replace() -> None:
+    import dataclasses
+
+    from tandem.conversation import events as ev_module
+
+    samples = [
+        ev_module.UserUttered.create("hi", {"name": "greet"}, metadata={"x": 1}),
+        ev_module.SlotSet(name="city", value=["a"], filled_by="NLU"),
+        ev_module.DialogueStackUpdated(update="[]"),
+        ev_module.FlowStarted(flow_id="f", step_id="s"),
+        ev_module.ActionExecuted(name="utter_x", policy="P", confidence=0.5),
+    ]
+    for event in samples:
+        assert event.with_timestamp(5.0) == dataclasses.replace(event, timestamp=5.0)
+        moved = event.with_metadata({"model_id": "m"})
+        assert moved == dataclasses.replace(event, metadata={"model_id": "m", **event.metadata})
+        assert type(moved) is type(event) and hash(moved.timestamp) == hash(event.timestamp)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            moved.timestamp = 1.0  # type: ignore[misc]

@@ -198,3 +198,59 @@ def test_copy_is_independent() -> None:
     clone = tracker.copy()
     clone.update(slot("city", "Paris"))
     assert tracker.get_slot("city") == "Rome" and len(tracker.events) == 1
+
+
+def test_slots_set_and_flows_started_are_known_without_reading_the_events() -> None:
+    from tandem.conversation import events as events_module
+
+    tracker = Tracker(
+        "u",
+        {},
+        [
+            events_module.SlotSet(name="city", value="Rome"),
+            events_module.FlowStarted(flow_id="order"),
+            events_module.Restarted(),
+            events_module.SlotSet(name="size", value=None),
+        ],
+    )
+    assert tracker.slots_in_events() == {"city", "size"}  # unknown slots and resets too
+    assert tracker.flows_started_in_events() == {"order"}
+    clone = tracker.copy()
+    clone.update(events_module.FlowStarted(flow_id="check"))
+    assert clone.flows_started_in_events() == {"order", "check"}
+    assert tracker.flows_started_in_events() == {"order"}
+
+
+def test_a_copy_has_every_part_of_the_state_and_is_independent() -> None:
+    import dataclasses
+
+    from tandem.conversation import events as events_module
+    from tandem.conversation.slots import Slot as SlotDef
+
+    slots = {"city": SlotDef("city", "text")}
+    tracker = Tracker(
+        "u",
+        slots,
+        [
+            events_module.ActionExecuted(name="action_listen"),
+            events_module.UserUttered.create("hi", {"name": "greet"}),
+            events_module.SlotSet(name="city", value="Rome", filled_by="NLU"),
+            events_module.ActiveLoop(name="form"),
+            events_module.LoopInterrupted(is_interrupted=True),
+            events_module.BotUttered(text="hello"),
+            events_module.FollowupAction(name="utter_x"),
+            events_module.ConversationPaused(),
+            events_module.DialogueStackUpdated(
+                update='[{"op": "add", "path": "/0", "value": {"flow_id": "f", "step_id": "s"}}]'
+            ),
+        ],
+    )
+    clone = tracker.copy()
+    for item in dataclasses.fields(clone._state):
+        assert getattr(clone._state, item.name) == getattr(tracker._state, item.name), item.name
+    clone.update(events_module.SlotSet(name="city", value="Oslo"))
+    clone._state.stack[0]["step_id"] = "changed"
+    assert clone.active_loop is not None and tracker.active_loop is not None
+    clone.active_loop.rejected = True
+    assert tracker.get_slot("city") == "Rome" and tracker.stack[0]["step_id"] == "s"
+    assert not tracker.active_loop.rejected

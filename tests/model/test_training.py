@@ -8,8 +8,11 @@ import pytest
 
 from tandem.cli.main import main
 from tandem.conversation import events as ev
-from tandem.model.archive import read_archive_metadata
+from tandem.model.archive import read_archive_metadata, unpack_archive
 from tandem.model.loading import open_processor
+from tandem.model.training import NLU_DIR, train
+from tandem.nlu.pipeline import NluPipeline
+from tandem.project.loader import load_project
 from tandem.runtime.message import UserMessage
 
 
@@ -56,3 +59,19 @@ async def test_the_loaded_model_parses_messages(starter: Path) -> None:
         "size": "large",
     }
     assert all(e.metadata["model_id"] for e in result.tracker.events)
+
+
+def test_a_pipeline_of_command_generators_only_trains_no_nlu_components(starter: Path) -> None:
+    """The default NLU pipeline stands in for an empty ``pipeline`` only: a CALM assistant
+    whose pipeline names only an LLM command generator classifies no intents (slash
+    messages are still read)."""
+    (starter / "config.yml").write_text(
+        "recipe: default.v1\nlanguage: en\npipeline:\n"
+        "  - name: CompactLLMCommandGenerator\n    llm:\n      model: gpt-4o-mini\n"
+        "policies:\n  - name: FlowPolicy\n  - name: RulePolicy\n"
+    )
+    archive = train(load_project(starter), starter / "models").archive
+    pipeline = NluPipeline.load(unpack_archive(archive) / NLU_DIR)
+    assert pipeline.components == []
+    assert pipeline.parse("I want a large pepperoni")["intent"]["name"] is None
+    assert pipeline.parse("/greet", intents={"greet"})["intent"]["name"] == "greet"

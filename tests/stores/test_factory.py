@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 
@@ -71,6 +72,25 @@ async def test_postgresql_creates_its_database_from_login_db(tmp_path: Path) -> 
     try:
         await round_trip(store)
     finally:
+        connection = await asyncpg.connect(POSTGRES_URL)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await connection.close()
+
+
+async def test_workers_starting_together_create_the_database_once() -> None:
+    database = unique("tandem_test_")
+    login = POSTGRES_URL.rsplit("/", 1)[0]
+    stores = [
+        SQLTrackerStore(
+            PostgresDatabase(f"{login}/{database}", create_from=POSTGRES_URL, database=database)
+        )
+        for _ in range(4)
+    ]
+    try:  # CREATE DATABASEs at the same moment: all but one fail, and that is no error
+        await asyncio.gather(*(store.keys() for store in stores))
+    finally:
+        for store in stores:
+            await store.close()
         connection = await asyncpg.connect(POSTGRES_URL)
         await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await connection.close()

@@ -112,6 +112,26 @@ async def test_saving_twice_stores_each_event_once(open_store: OpenStore) -> Non
     assert full is not None and dicts(full.events) == dicts(loaded.events)
 
 
+async def test_a_loaded_tracker_knows_where_its_latest_session_is_stored(
+    open_store: OpenStore,
+) -> None:
+    store = open_store()
+    first = session("first")
+    await store.save(Tracker("dora", SLOTS, [*first, *session("second")]))
+    loaded = await open_store().retrieve("dora")
+    assert loaded is not None and loaded.stored_offset == 5 and loaded.saved_event_count == 5
+    # A copy saves at the same positions: repeating its save stores nothing twice.
+    copied = loaded.copy()
+    assert copied.stored_offset == 5
+    copied.update(ev.SlotSet(name="city", value="third"))
+    await store.save(copied)
+    copied.saved_event_count -= 1
+    await store.save(copied)
+    full = await open_store().retrieve_full("dora")
+    assert full is not None and dicts(full.events) == dicts([*first, *copied.events])
+    assert Tracker("new", SLOTS).stored_offset is None  # not loaded: saved after the end
+
+
 async def test_a_writer_without_the_lock_cannot_slip_events_in(open_store: OpenStore) -> None:
     store = open_store()
     await store.save(Tracker("dave", SLOTS, session("hi")))

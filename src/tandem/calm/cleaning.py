@@ -39,7 +39,6 @@ from tandem.calm.stack import (
     CONTINUE_INTERRUPTED,
     DialogueStack,
 )
-from tandem.conversation.events import SlotSet
 from tandem.conversation.slots import NLU_MAPPING_TYPES, Slot
 from tandem.conversation.tracker import Tracker
 from tandem.names import ACTION_TRIGGER_CHITCHAT, ROUTING_SLOT
@@ -224,7 +223,7 @@ class _Cleaning:
     @cached_property
     def _correctable(self) -> frozenset[str]:
         """Slots set earlier in the conversation that hold a value: new values correct them."""
-        set_before = {e.name for e in self.tracker.events if isinstance(e, SlotSet)}
+        set_before = self.tracker.slots_in_events()
         return frozenset(name for name in set_before if self.tracker.get_slot(name) is not None)
 
     @cached_property

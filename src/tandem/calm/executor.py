@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -40,6 +41,12 @@ log = logging.getLogger(__name__)
 MAX_TRANSITIONS = 250
 
 _JINJA = jinja2.Environment(autoescape=False)
+
+
+@lru_cache(maxsize=1024)
+def _action_template(text: str) -> jinja2.Template:
+    """A templated action name, compiled once (patterns run them on every step)."""
+    return _JINJA.from_string(text)
 
 
 class NoNextStep(RuntimeError):
@@ -127,9 +134,7 @@ class FlowExecutor:
         top = stack.top
         assert top is not None
         previous_id = top["step_id"]
-        before = stack.snapshot()
-        top["step_id"] = step.id
-        produced = stack.events_since(before)
+        produced = stack.move_top(step.id)
         moved = stack.snapshot()
         if step.id == END:
             own = self._end(work, stack, flow, top, previous_id)
@@ -169,7 +174,7 @@ class FlowExecutor:
         templated = "{" in name
         if templated:
             try:
-                name = _JINJA.from_string(name).render(context=stack.context()).strip()
+                name = _action_template(name).render(context=stack.context()).strip()
             except jinja2.TemplateError as exc:
                 log.warning("Cannot render action name '%s': %s", step.action, exc)
                 return None

@@ -69,7 +69,7 @@ class FlowRetriever:
         self, message: str, tracker: Tracker, available: Sequence[Flow], active: set[str]
     ) -> set[str]:
         """Ids of the flows to offer for ``message``."""
-        started = {e.flow_id for e in tracker.events if isinstance(e, ev.FlowStarted)}
+        started = tracker.flows_started_in_events()
         chosen = {f.id for f in available if f.always_include_in_prompt} | started | active
         ranked = await self.rank(_query(message, tracker, self.turns_to_embed))
         chosen.update(ranked[: self.num_flows])

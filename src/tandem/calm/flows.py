@@ -199,11 +199,14 @@ class Flow:
     fingerprint: str = ""  # hash of the YAML definition, for the flow_hashes slot
     source: Source = field(default=_NOWHERE, compare=False, repr=False)
     _index: Mapping[str, Step] = field(init=False, repr=False, compare=False)
+    _collects: tuple[CollectStep, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name:
             object.__setattr__(self, "name", re.sub(r"[_-]", " ", self.id))
         object.__setattr__(self, "_index", {step.id: step for step in self.steps})
+        collects = tuple(step for step in self.steps if isinstance(step, CollectStep))
+        object.__setattr__(self, "_collects", collects)
 
     @property
     def first_step(self) -> Step:
@@ -216,7 +219,7 @@ class Flow:
     @property
     def collect_steps(self) -> tuple[CollectStep, ...]:
         """This flow's own collect steps (called flows not included)."""
-        return tuple(step for step in self.steps if isinstance(step, CollectStep))
+        return self._collects
 
     @property
     def is_link_only(self) -> bool:

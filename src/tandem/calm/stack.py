@@ -16,10 +16,9 @@ import string
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import jsonpatch
-
 from tandem.calm.flows import END, NEXT_PREFIX, START
 from tandem.conversation import events as ev
+from tandem.conversation.json_patch import apply_patch, copy_json, make_patch
 
 Frame = dict[str, Any]
 
@@ -151,11 +150,11 @@ class DialogueStack:
     """A working copy of the stack, bottom first. Changing it never touches the tracker."""
 
     def __init__(self, frames: Iterable[Frame] = ()) -> None:
-        self.frames: list[Frame] = copy.deepcopy(list(frames))
+        self.frames: list[Frame] = copy_json(list(frames))
 
     def snapshot(self) -> list[Frame]:
         """A deep copy of the frames, to diff against after changing them in place."""
-        return copy.deepcopy(self.frames)
+        return copy_json(self.frames)
 
     def __iter__(self) -> Iterator[Frame]:
         return iter(self.frames)
@@ -305,8 +304,25 @@ class DialogueStack:
         """The ``stack`` event turning ``before`` into this stack, or None if nothing changed."""
         if before == self.frames:
             return None
-        patch = jsonpatch.make_patch(before, self.frames)
-        return ev.DialogueStackUpdated(update=json.dumps(patch.patch))
+        return ev.DialogueStackUpdated(update=json.dumps(make_patch(before, self.frames)))
+
+    def move_top(self, step_id: str) -> list[ev.Event]:
+        """Move the top frame to ``step_id``; its ``stack`` event (none if it is there).
+
+        The patch is the one ``update_event`` would compute, written directly: flows move a
+        frame on every step, and diffing the whole stack for it was a large part of a turn.
+        """
+        top = self.frames[-1]
+        previous = top["step_id"]
+        if type(previous) is not str:
+            before = self.snapshot()
+            top["step_id"] = step_id
+            return self.events_since(before)
+        top["step_id"] = step_id
+        if previous == step_id:
+            return []
+        patch = [{"op": "replace", "path": f"/{len(self.frames) - 1}/step_id", "value": step_id}]
+        return [ev.DialogueStackUpdated(update=json.dumps(patch))]
 
     def events_since(self, before: list[Frame]) -> list[ev.Event]:
         """``update_event`` as a list: empty when nothing changed."""
@@ -325,6 +341,6 @@ def stack_history(events: Iterable[ev.Event]) -> list[list[Frame]]:
         if isinstance(event, (ev.Restarted, ev.SessionStarted, ev.RoutingSessionEnded)):
             frames = []
         elif isinstance(event, ev.DialogueStackUpdated):
-            frames = jsonpatch.apply_patch(frames, event.patch)
+            frames = apply_patch(frames, event.update)
             states.append(frames)
     return states

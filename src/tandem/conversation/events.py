@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 log = logging.getLogger(__name__)
@@ -38,16 +38,15 @@ class Event:
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"event": self.type_name, "timestamp": self.timestamp}
-        for item in fields(self):
-            if item.name not in ("timestamp", "metadata"):
-                data[item.name] = getattr(self, item.name)
+        for name in _payload_fields(type(self)):
+            data[name] = getattr(self, name)
         if self.metadata or self.always_metadata:
             data["metadata"] = self.metadata
         return data
 
     @classmethod
     def _from_payload(cls, payload: dict[str, Any], base: dict[str, Any]) -> Event:
-        known = {item.name for item in fields(cls)} - {"timestamp", "metadata"}
+        known = _payload_fields(cls)
         return cls(**base, **{key: payload[key] for key in known if key in payload})
 
     @staticmethod
@@ -68,15 +67,58 @@ class Event:
         return cls._from_payload(payload, base)
 
     def with_timestamp(self, timestamp: float) -> Event:
-        return replace(self, timestamp=timestamp)
+        return self._copy_with({"timestamp": timestamp})
+
+    def stamped(self, extra: dict[str, Any], timestamp: float | None) -> Event:
+        """``with_metadata(extra)``, and ``with_timestamp(timestamp)`` unless it is None, as
+        one copy (the processor stamps every event of a turn)."""
+        changes: dict[str, Any] = {}
+        merged = {**extra, **self.metadata}
+        if merged != self.metadata:
+            changes["metadata"] = merged
+        if timestamp is not None and timestamp != self.timestamp:
+            changes["timestamp"] = timestamp
+        return self._copy_with(changes) if changes else self
 
     def with_metadata(self, extra: dict[str, Any]) -> Event:
         """A copy with ``extra`` added to the metadata; existing keys are never overwritten."""
         merged = {**extra, **self.metadata}
-        return self if merged == self.metadata else replace(self, metadata=merged)
+        return self if merged == self.metadata else self._copy_with({"metadata": merged})
+
+    def _copy_with(self, changes: dict[str, Any]) -> Event:
+        """``dataclasses.replace`` without its per-call introspection (events have no
+        ``__post_init__`` and every field is an ``__init__`` argument): a turn copies each
+        event it appends, so this is on every turn's path."""
+        clone = object.__new__(type(self))
+        for name in _all_fields(type(self)):
+            value = changes[name] if name in changes else getattr(self, name)
+            object.__setattr__(clone, name, value)
+        return clone
 
 
 _LEGACY_NAMES = {"form": "active_loop"}
+
+
+# Field names by event type, looked up once per type: reading, writing and copying events
+# is on every turn's path.
+_ALL_FIELDS: dict[type, tuple[str, ...]] = {}
+_PAYLOAD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _all_fields(cls: type[Event]) -> tuple[str, ...]:
+    names = _ALL_FIELDS.get(cls)
+    if names is None:
+        names = _ALL_FIELDS[cls] = tuple(item.name for item in fields(cls))
+    return names
+
+
+def _payload_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields of an event type besides ``timestamp`` and ``metadata``, in order."""
+    names = _PAYLOAD_FIELDS.get(cls)
+    if names is None:
+        names = tuple(name for name in _all_fields(cls) if name not in ("timestamp", "metadata"))
+        _PAYLOAD_FIELDS[cls] = names
+    return names
 
 
 def events_from_dicts(payloads: list[dict[str, Any]]) -> list[Event]:

@@ -7,15 +7,13 @@ rebuild it from the applied events (§2.3 of the NLU runtime spec).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonpatch
-
 from tandem import names
 from tandem.conversation import events as ev
+from tandem.conversation.json_patch import apply_patch, copy_json
 from tandem.conversation.slots import Slot
 
 # ``include_events`` values of the HTTP API.
@@ -71,6 +69,13 @@ class Tracker:
         self.events: list[ev.Event] = []
         self.terminated = False  # a ``session_ended`` event ends the conversation for good
         self.saved_event_count = 0  # how many of ``events`` the tracker store already holds
+        # Where ``events[0]`` sits in the stored conversation (a store may load only the
+        # latest session); ``None`` if not loaded from a store: new events go after the end.
+        self.stored_offset: int | None = None
+        # Slots set and flows started by any of ``events`` (kept as events are appended, so
+        # that asking does not read a long conversation from the start).
+        self._slots_in_events: set[str] = set()
+        self._flows_in_events: set[str] = set()
         self._state = self._fresh_state()
         for event in events:
             self.update(event)
@@ -145,6 +150,14 @@ class Tracker:
     def latest_event_time(self) -> float | None:
         return self.events[-1].timestamp if self.events else None
 
+    def slots_in_events(self) -> frozenset[str]:
+        """Names of the slots a ``slot`` event among ``events`` sets (whatever came after)."""
+        return frozenset(self._slots_in_events)
+
+    def flows_started_in_events(self) -> frozenset[str]:
+        """Ids of the flows a ``flow_started`` event among ``events`` names."""
+        return frozenset(self._flows_in_events)
+
     def latest_input_channel(self) -> str | None:
         for event in reversed(self.events):
             if isinstance(event, ev.UserUttered):
@@ -158,6 +171,10 @@ class Tracker:
         if self.terminated:
             return
         self.events.append(event)
+        if isinstance(event, ev.SlotSet):
+            self._slots_in_events.add(event.name)
+        elif isinstance(event, ev.FlowStarted):
+            self._flows_in_events.add(event.flow_id)
         if isinstance(event, (ev.UserUtteranceReverted, ev.ActionReverted)):
             self._replay()
         else:
@@ -174,14 +191,26 @@ class Tracker:
         clone.events = list(self.events)
         clone.terminated = self.terminated
         clone.saved_event_count = self.saved_event_count
-        state = copy.copy(self._state)
-        state.slots = dict(state.slots)
-        state.filled_by = dict(state.filled_by)
-        state.stack = copy.deepcopy(state.stack)
-        state.latest_action = dict(state.latest_action)
-        state.latest_entities = list(state.latest_entities)
-        state.active_loop = copy.copy(state.active_loop)
-        clone._state = state
+        clone.stored_offset = self.stored_offset
+        clone._slots_in_events = set(self._slots_in_events)
+        clone._flows_in_events = set(self._flows_in_events)
+        # Field by field: copy.copy of a slots dataclass goes through the generic
+        # __reduce_ex__ protocol, and trackers are copied several times per turn.
+        state = self._state
+        loop = state.active_loop
+        clone._state = _State(
+            slots=dict(state.slots),
+            latest_message=state.latest_message,
+            latest_bot_utterance=state.latest_bot_utterance,
+            latest_action=dict(state.latest_action),
+            active_loop=None if loop is None else _copy_loop(loop),
+            followup_action=state.followup_action,
+            paused=state.paused,
+            inactive=state.inactive,
+            stack=copy_json(state.stack),
+            latest_entities=list(state.latest_entities),
+            filled_by=dict(state.filled_by),
+        )
         return clone
 
     def _fresh_state(self) -> _State:
@@ -252,11 +281,15 @@ class Tracker:
             "latest_action_name": self.latest_action_name,
             "inactive": self._state.inactive,
             "terminated": self.terminated,
-            "stack": copy.deepcopy(self._state.stack),
+            "stack": copy_json(self._state.stack),
         }
 
     def __repr__(self) -> str:
         return f"Tracker({self.sender_id!r}, {len(self.events)} events)"
+
+
+def _copy_loop(loop: ActiveLoopState) -> ActiveLoopState:
+    return ActiveLoopState(loop.name, loop.is_interrupted, loop.rejected, loop.trigger_message)
 
 
 # -- applying events ------------------------------------------------------------------------
@@ -326,7 +359,7 @@ def _routing_session_ended(tracker: Tracker, event: ev.Event) -> None:
 
 
 def _stack(tracker: Tracker, event: ev.DialogueStackUpdated) -> None:
-    tracker._state.stack = jsonpatch.apply_patch(tracker._state.stack, event.patch)
+    tracker._state.stack = apply_patch(tracker._state.stack, event.update)
 
 
 def _session_ended(tracker: Tracker, event: ev.Event) -> None:

@@ -80,10 +80,15 @@ def train(
         nlu_components = [
             (c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS
         ]
+        language = project.config.language or "en"
         with step(f"Training the NLU pipeline ({len(project.data.nlu.examples)} examples)"):
-            pipeline = NluPipeline.train(
-                nlu_components, project.data.nlu, language=project.config.language or "en"
-            )
+            if nlu_components:
+                pipeline = NluPipeline.train(nlu_components, project.data.nlu, language=language)
+            else:
+                # Only routers and command generators (a CALM assistant): no NLU component
+                # runs. The default pipeline stands in only for an empty ``pipeline``, which
+                # the config loader has filled in already.
+                pipeline = NluPipeline([], language=language)
             pipeline.persist(staging / NLU_DIR)
         if not nlu_only:
             data = project.data

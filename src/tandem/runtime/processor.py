@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from tandem.actions.custom import ActionServerClient
 from tandem.actions.registry import UnknownActionError
 from tandem.actions.responses import ResponseGenerator
 from tandem.conversation import events as ev
-from tandem.conversation.tracker import Tracker
+from tandem.conversation.tracker import Tracker, applied_events
 from tandem.policies import ensemble
 from tandem.policies.base import Prediction
 from tandem.runtime.assistant import Assistant
@@ -38,6 +39,9 @@ BotMessageSink = Callable[[ev.BotUttered], Awaitable[None]]
 
 # Text of the user message that ``trigger_intent`` injects (§3.6 of the runtime spec).
 EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
+
+# How many conversations' trackers a processor keeps between turns (see ``_retrieve``).
+RECENT_CONVERSATIONS = 256
 
 
 class UnknownConversation(LookupError):
@@ -71,6 +75,10 @@ class MessageProcessor:
         self.action_server = action_server
         self.nlg = ResponseGenerator(assistant.domain)
         self._event_sink = event_sink  # receives saved events (event brokers)
+        # The trackers of recent conversations as their last turn saved them. The next turn
+        # starts from a copy if the store still holds exactly those events, so a turn does
+        # not read and replay the whole conversation: its cost stays flat as it grows.
+        self._recent: OrderedDict[str, Tracker] = OrderedDict()
 
     # -- public entry points ------------------------------------------------------------
 
@@ -84,7 +92,7 @@ class MessageProcessor:
             turn = _Turn(self, tracker, message.input_channel, sink)
             await turn.start_session_if_needed(message.metadata)
             await turn.handle_user_message(message)
-            await self.save(tracker)
+            await self.save(tracker, remember=True)
             return TurnResult(tracker, turn.messages, first_new_event)
 
     async def start_session(
@@ -101,19 +109,53 @@ class MessageProcessor:
             turn = _Turn(self, tracker, None, None)
             await turn.start_session_if_needed(metadata)
             await turn.append(list(events))
-            await self.save(tracker)
+            await self.save(tracker, remember=True)
             return tracker.events[first_new_event:]
 
     async def fetch_tracker(self, sender_id: str) -> Tracker:
-        tracker = await self.tracker_store.retrieve(sender_id)
+        """The conversation's latest session (a new tracker if it has none)."""
+        tracker = await self._retrieve(sender_id)
         if tracker is None:
             tracker = Tracker(sender_id, self.assistant.domain.slots)
         return tracker
 
-    async def save(self, tracker: Tracker) -> None:
+    async def save(self, tracker: Tracker, *, remember: bool = False) -> None:
+        """Store the tracker's new events and publish them. ``remember``: the tracker holds
+        the latest session (as ``fetch_tracker`` returned it), so the conversation's next
+        turn may start from it."""
+        self._recent.pop(tracker.sender_id, None)
         new_events = await self.tracker_store.save(tracker)
+        if remember:
+            self._remember(tracker, new_events)
         if new_events and self._event_sink is not None:
             await self._event_sink(tracker, new_events)
+
+    async def _retrieve(self, sender_id: str) -> Tracker | None:
+        """The latest session: from the tracker the previous turn saved if the store holds
+        exactly its events still (no other process wrote since), else read from the store."""
+        kept = self._recent.get(sender_id)
+        if kept is not None and kept.stored_offset is not None:
+            stored = await self.tracker_store.count_events(sender_id)
+            if (
+                stored == kept.stored_offset + kept.saved_event_count
+                and len(kept.events) == kept.saved_event_count
+                and self._recent.get(sender_id) is kept
+            ):
+                self._recent.move_to_end(sender_id)
+                return kept.copy()
+        self._recent.pop(sender_id, None)
+        return await self.tracker_store.retrieve(sender_id)
+
+    def _remember(self, tracker: Tracker, new_events: Sequence[ev.Event]) -> None:
+        first_new = len(tracker.events) - len(new_events)
+        for index, event in enumerate(new_events, start=first_new):
+            if index and _is_session_start(event):
+                return  # holds more than the latest session now: the next turn reads it
+        if tracker.stored_offset is None or tracker.terminated:
+            return
+        self._recent[tracker.sender_id] = tracker
+        if len(self._recent) > RECENT_CONVERSATIONS:
+            self._recent.popitem(last=False)
 
     async def aclose(self) -> None:
         """Release what the processor holds (tracker and lock store, event broker, action
@@ -262,14 +304,18 @@ class MessageProcessor:
     ) -> AsyncIterator[_Turn]:
         """Lock the conversation, load it, let the caller change it, save it."""
         async with self.lock_store.lock(sender_id):
-            tracker = await self.tracker_store.retrieve(sender_id)
+            tracker = await self._retrieve(sender_id)
             if tracker is None:
                 if must_exist:
                     raise UnknownConversation(sender_id)
                 tracker = Tracker(sender_id, self.assistant.domain.slots)
             turn = _Turn(self, tracker, channel, sink)
             yield turn
-            await self.save(tracker)
+            await self.save(tracker, remember=True)
+
+
+def _is_session_start(event: ev.Event) -> bool:
+    return isinstance(event, ev.ActionExecuted) and event.name == names.ACTION_SESSION_START
 
 
 def _starts_session(events: Sequence[ev.Event]) -> bool:
@@ -279,6 +325,20 @@ def _starts_session(events: Sequence[ev.Event]) -> bool:
         and events[0].name == names.ACTION_SESSION_START
         and isinstance(events[1], ev.SessionStarted)
     )
+
+
+# Events after which the applied events may be empty (they drop earlier events).
+_RESETTING_EVENTS = (ev.Restarted, ev.SessionStarted, ev.ActionReverted, ev.UserUtteranceReverted)
+
+
+def _has_applied_events(events: Sequence[ev.Event]) -> bool:
+    """``bool(applied_events(events))`` without replaying a long conversation: any other
+    last event leaves at least itself (or the loop run it collapses into) applied."""
+    if not events:
+        return False
+    if not isinstance(events[-1], _RESETTING_EVENTS):
+        return True
+    return bool(applied_events(events))
 
 
 class _Turn:
@@ -310,9 +370,7 @@ class _Turn:
         now = time.time()
         stamp = self.assistant.event_metadata
         for event in events:
-            event = event.with_metadata(stamp)
-            if not keep_timestamps:
-                event = event.with_timestamp(now)
+            event = event.stamped(stamp, None if keep_timestamps else now)
             self.tracker.update(event)
             if isinstance(event, ev.BotUttered):
                 self.messages.append(event)
@@ -334,7 +392,7 @@ class _Turn:
         tracker = self.tracker
         if tracker.terminated:
             return False
-        if not tracker.applied_events():
+        if not _has_applied_events(tracker.events):
             return True
         config = self.assistant.domain.session_config
         if not config.sessions_enabled or not config.start_session_after_expiry:

@@ -111,8 +111,10 @@ class PostgresDatabase(SQLDatabase):
                 quoted = '"' + self._database.replace('"', '""') + '"'
                 try:
                     await connection.execute(f"CREATE DATABASE {quoted}")
-                except asyncpg.DuplicateDatabaseError:
-                    pass  # another worker created it a moment ago
+                except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                    # Another worker created it a moment ago (a CREATE running at the same
+                    # time as ours fails on the catalog's unique index instead).
+                    pass
                 else:
                     log.info("created database %s", self._database)
         finally:

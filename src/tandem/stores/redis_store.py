@@ -146,6 +146,13 @@ class RedisTrackerStore(TrackerStore):
             except WatchError:
                 pass  # another client converted it
 
+    async def count_events(self, sender_id: str) -> int | None:
+        with redis_errors():
+            try:
+                return int(await self.client.llen(self._keys(sender_id)[0]))
+            except ResponseError:  # a reference-format document: converted when next read
+                return None
+
     async def keys(self) -> list[str]:
         with redis_errors():
             return [

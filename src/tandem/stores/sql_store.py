@@ -102,6 +102,11 @@ class SQLTrackerStore(TrackerStore):
                 check_overlap(sender_id, position, stored, [row[-1] for row in rows[: len(stored)]])
                 rows, position = rows[len(stored) :], position + len(stored)
 
+    async def count_events(self, sender_id: str) -> int | None:
+        await self._prepare()
+        # MAX over the (sender_id, event_index) index: one index probe, however long.
+        return int((await self.database.fetch(self._select_end, sender_id))[0][0])
+
     async def keys(self) -> list[str]:
         await self._prepare()
         rows = await self.database.fetch(f"SELECT DISTINCT sender_id FROM {self.table}")

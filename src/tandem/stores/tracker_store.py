@@ -13,7 +13,6 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
-from weakref import WeakKeyDictionary
 
 from tandem.conversation.events import ActionExecuted, Event, events_from_dicts
 from tandem.conversation.slots import Slot
@@ -32,17 +31,15 @@ class StoredEvents(NamedTuple):
 class TrackerStore(ABC):
     """Stores trackers as event lists. ``retrieve`` returns the latest session only.
 
-    A tracker remembers how many of its events came from (or went to) the store
-    (``saved_event_count``), so saving appends just the new ones; the store remembers where
-    the first event of each tracker it loaded sits in the stored conversation, so it knows
-    the positions the new ones must take.
+    A loaded tracker remembers how many of its events came from (or went to) the store
+    (``saved_event_count``), so saving appends just the new ones, and where its first event
+    sits in the stored conversation (``stored_offset``), so the new ones take the positions
+    that follow. A tracker that was not loaded (a new conversation) has no offset: its events
+    go after whatever is stored.
     """
 
     def __init__(self, slot_defs: Mapping[str, Slot] | None = None) -> None:
         self.slot_defs = slot_defs or {}
-        # Trackers this store loaded -> position of their first event. The new events of a
-        # tracker it did not load (a new conversation) go after whatever is stored.
-        self._offsets: WeakKeyDictionary[Tracker, int] = WeakKeyDictionary()
 
     async def retrieve(self, sender_id: str) -> Tracker | None:
         return self._tracker(sender_id, await self.load_events(sender_id, latest_session=True))
@@ -55,7 +52,7 @@ class TrackerStore(ABC):
             return None
         tracker = Tracker(sender_id, self.slot_defs, stored.events)
         tracker.saved_event_count = len(tracker.events)
-        self._offsets[tracker] = stored.offset
+        tracker.stored_offset = stored.offset
         return tracker
 
     async def save(self, tracker: Tracker) -> list[Event]:
@@ -65,7 +62,7 @@ class TrackerStore(ABC):
         """
         new = tracker.events[tracker.saved_event_count :]
         if new:
-            offset = self._offsets.get(tracker)
+            offset = tracker.stored_offset
             position = None if offset is None else offset + tracker.saved_event_count
             await self.append_events(tracker.sender_id, new, position=position)
             tracker.saved_event_count = len(tracker.events)
@@ -85,6 +82,13 @@ class TrackerStore(ABC):
 
     @abstractmethod
     async def keys(self) -> list[str]: ...
+
+    async def count_events(self, sender_id: str) -> int | None:
+        """How many events the conversation has stored (the position after its last one),
+        if the store can tell without reading them; ``None`` if it cannot. A processor uses
+        it to check that the tracker it kept from the conversation's previous turn is still
+        what the store holds, instead of reading and replaying every event again."""
+        return None
 
     async def close(self) -> None:
         return None
@@ -153,3 +157,6 @@ class InMemoryTrackerStore(TrackerStore):
 
     async def keys(self) -> list[str]:
         return list(self._events)
+
+    async def count_events(self, sender_id: str) -> int | None:
+        return len(self._events.get(sender_id, ()))
