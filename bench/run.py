@@ -173,20 +173,21 @@ def markdown(report: dict[str, Any]) -> str:
     if costs:
         lines += [
             "",
-            "Tracker store cost per turn (NLU-routed turns, in process; load = reading the "
-            "conversation or checking that the kept tracker is current, save = writing the "
-            "turn's events):",
+            "Tracker store cost per turn (NLU-routed turns, in process; check = asking whether "
+            "the tracker kept from the previous turn is current, read = reading the "
+            "conversation (a conversation's first turns), save = writing the turn's events):",
             "",
-            "| store | turn p50 | load p50 | save p50 | save p99 |",
-            "|---|---|---|---|---|",
+            "| store | turn p50 | check p50 | read p50 | save p50 | save p99 |",
+            "|---|---|---|---|---|---|",
         ]
         for store, cost in costs.items():
             if "error" in cost:
-                lines.append(f"| {store} | {cost['error']} | | | |")
+                lines.append(f"| {store} | {cost['error']} | | | | |")
                 continue
             lines.append(
-                f"| {store} | {cost['turn_ms']['p50']} ms | {cost['load_ms']['p50']} ms | "
-                f"{cost['save_ms']['p50']} ms | {cost['save_ms']['p99']} ms |"
+                f"| {store} | {cost['turn_ms']['p50']} ms | {cost['check_ms']['p50']} ms | "
+                f"{cost['read_ms']['p50']} ms | {cost['save_ms']['p50']} ms | "
+                f"{cost['save_ms']['p99']} ms |"
             )
     growth = details.get("turns", {}).get("tracker_length_ms", {})
     if growth:
