@@ -119,14 +119,7 @@ def running(project: Path, *args: str) -> Iterator[int]:
             time.sleep(0.1)
         yield port
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-        try:
-            code = server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-            raise
+        code = stop_gracefully(server)
     output = server.stdout.read() if server.stdout else ""
     assert code == 0, output
     assert "up and running" in output
@@ -138,3 +131,15 @@ def _answers(port: int) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def stop_gracefully(server: subprocess.Popen[str]) -> int:
+    """SIGTERM the server and wait for it (30 s, then kill it and raise); its exit code."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+    try:
+        return server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        raise

@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -46,7 +45,7 @@ import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as redis
-from server_testkit import free_port, request
+from server_testkit import free_port, request, stop_gracefully
 
 from tandem.project.endpoints import load_endpoints
 from tandem.stores.factory import create_tracker_store
@@ -264,14 +263,7 @@ def serving(project: Path, workers: int) -> Iterator[int]:
             time.sleep(0.05)
         yield port
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-        try:
-            code = server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-            raise
+        code = stop_gracefully(server)
     output = log_path.read_text()
     assert code == 0, output
     assert output.count("up and running") == workers, output
