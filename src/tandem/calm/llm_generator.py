@@ -133,11 +133,8 @@ class LLMCommandGenerator:
         """The user flows the prompt offers: startable or active, narrowed by retrieval."""
         stack = st.DialogueStack(tracker.stack)
         active = set(stack.active_user_flows())
-        available = [
-            flow
-            for flow in flows.user_flows
-            if flow.id in active or flow in startable_flows(tracker, flows)
-        ]
+        offered = active | {flow.id for flow in startable_flows(tracker, flows)}
+        available = [flow for flow in flows.user_flows if flow.id in offered]
         if self.retriever is None:
             return available
         query = str(parse_data.get("text") or "")

@@ -11,6 +11,7 @@ verdict and its reason go into the user event's metadata under ``routing``.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -62,7 +63,7 @@ class Verdict:
         }
 
 
-class Router:
+class Router(ABC):
     """What both routers share: the sticky session check and how a verdict is written."""
 
     name = "Router"
@@ -88,10 +89,11 @@ class Router:
         log.debug("%s: %s (%s)", self.name, verdict.route, verdict.reason)
         return commands
 
+    @abstractmethod
     async def decide(
         self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
     ) -> Verdict:
-        raise NotImplementedError
+        """Where an undecided session's message goes, and why."""
 
 
 def _required(options: Mapping[str, Any], entry: str, key: str, router: str) -> Any:
