@@ -42,6 +42,20 @@ def test_word_counts_are_lowercased_by_default() -> None:
     assert sentence(tokenizer, featurizer, "Book book") == {"Book": 1.0, "book": 1.0}
 
 
+def test_numbers_share_one_term_unseen_or_not() -> None:
+    tokenizer, featurizer = trained({}, ["table for 4", "pay 3.50 at 7pm"])
+    assert "__number__" in featurizer.vocabulary and "4" not in featurizer.vocabulary
+    assert "7pm" in featurizer.vocabulary  # digits inside a word are not a number
+    assert sentence(tokenizer, featurizer, "table for 12 or 3.5") == {
+        "table": 1.0,
+        "for": 1.0,
+        "__number__": 1.0,  # "12", never seen
+        "__number__.__number__": 1.0,  # "3.5", shaped like the "3.50" of training
+    }
+    tokenizer, featurizer = trained({"lowercase": False}, ["table for 4"])
+    assert sentence(tokenizer, featurizer, "for 99") == {"for": 1.0, "__NUMBER__": 1.0}
+
+
 def test_word_ngram_range() -> None:
     tokenizer, featurizer = trained({"min_ngram": 1, "max_ngram": 2})
     assert sentence(tokenizer, featurizer, "book a table") == {

@@ -20,14 +20,41 @@ def test_splits_on_whitespace_and_strips_surrounding_punctuation() -> None:
     ]
 
 
-def test_keeps_inner_punctuation_and_drops_punctuation_only_chunks() -> None:
-    assert [t for t, _, _ in tokens("don't pay 3.50 - e-mail me ...")] == [
-        "don't",
+def test_splits_inside_words_like_the_reference() -> None:
+    assert [t for t, _, _ in tokens("don't pay 3.50 - e-mail me ... 'quoted' (x)")] == [
+        "don",
+        "t",
         "pay",
         "3.50",
         "e-mail",
         "me",
+        "quoted",
+        "x",
     ]
+    assert tokens("what's up") == [("what", 0, 4), ("s", 5, 6), ("up", 7, 9)]
+
+
+def test_keeps_numbers_emails_urls_and_signs_whole() -> None:
+    text = "send -5 or $5 to a.b@c.com via http://x.org/a?b=1 #tag 10,000 10'000 50%"
+    assert [t for t, _, _ in tokens(text)] == [
+        "send",
+        "-5",
+        "or",
+        "$5",
+        "to",
+        "a.b@c.com",
+        "via",
+        "http://x.org/a?b=1",
+        "#tag",
+        "10,000",
+        "10'000",
+        "50",
+    ]
+
+
+def test_punctuation_only_text_is_one_token() -> None:
+    assert tokens(" :) ") == [(":)", 1, 3)]
+    assert tokens("   ") == []
 
 
 def test_token_pattern_replaces_whitespace_splitting() -> None:

@@ -2,12 +2,15 @@
 
 Analyzers: ``word`` (n-grams of tokens), ``char`` (character n-grams of the tokens joined by
 spaces) and ``char_wb`` (character n-grams inside each token, padded with one space on each
-side). Features are raw counts; classifiers decide how to weight them.
+side). Features are raw counts; classifiers decide how to weight them. As in the reference,
+every run of digits standing alone ("42", the parts of "3.50") is the one term ``__NUMBER__``,
+so numbers never seen in training still count.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -20,6 +23,8 @@ from tandem.nlu.stop_words import ENGLISH
 from tandem.project.training_data import NluData
 
 logger = logging.getLogger(__name__)
+
+_NUMBER = re.compile(r"\b[0-9]+\b")
 
 
 def word_ngrams(words: Sequence[str], low: int, high: int) -> Iterator[str]:
@@ -108,7 +113,7 @@ class CountVectorsFeaturizer(VocabularyFeaturizer):
 
     def _words(self, texts: Sequence[str], *, training: bool = False) -> list[str]:
         """Token texts as the analyzer sees them: cased, stop words out, OOV words replaced."""
-        words = [self._case(text) for text in texts]
+        words = [self._case(_NUMBER.sub("__NUMBER__", text)) for text in texts]
         if self.options["analyzer"] != "word":
             return words
         words = [w for w in words if w not in self._stop_words]

@@ -13,6 +13,7 @@ from tandem.nlu.component import Component, NluError
 from tandem.nlu.message import Message
 from tandem.nlu.slash import parse_slash_message
 from tandem.nlu.storage import Store
+from tandem.project import config
 from tandem.project.training_data import NluData
 
 logger = logging.getLogger(__name__)
@@ -20,17 +21,9 @@ logger = logging.getLogger(__name__)
 _FORMAT = 1
 _MANIFEST = "pipeline.json"
 
-# What `rasa train` fills in for an empty `pipeline:` (config.yml auto-configuration).
-DEFAULT_PIPELINE: tuple[tuple[str, Mapping[str, Any]], ...] = (
-    ("WhitespaceTokenizer", {}),
-    ("RegexFeaturizer", {}),
-    ("LexicalSyntacticFeaturizer", {}),
-    ("CountVectorsFeaturizer", {}),
-    ("CountVectorsFeaturizer", {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}),
-    ("DIETClassifier", {"epochs": 100, "constrain_similarities": True}),
-    ("EntitySynonymMapper", {}),
-    ("ResponseSelector", {"epochs": 100, "constrain_similarities": True}),
-    ("FallbackClassifier", {"threshold": 0.3, "ambiguity_threshold": 0.1}),
+# What `rasa train` fills in for an empty `pipeline:`, as (name, options) pairs.
+DEFAULT_PIPELINE: tuple[tuple[str, Mapping[str, Any]], ...] = tuple(
+    (c["name"], {k: v for k, v in c.items() if k != "name"}) for c in config.DEFAULT_PIPELINE
 )
 
 # How to satisfy what a component needs, for the error message.

@@ -1,4 +1,4 @@
-"""WhitespaceTokenizer: words separated by whitespace, with surrounding punctuation removed."""
+"""WhitespaceTokenizer: words split at whitespace and punctuation, as the reference splits."""
 
 from __future__ import annotations
 
@@ -9,9 +9,19 @@ from tandem.nlu.component import Component, NluError
 from tandem.nlu.message import Message, Token, base_intent
 from tandem.project.training_data import NluData
 
-# A token is a whitespace-separated chunk minus leading/trailing punctuation: "Berlin?" ->
-# "Berlin", while inner punctuation stays ("don't", "3.5", "e-mail").
-_EDGE_PUNCTUATION = re.compile(r"^[^\w]+|[^\w]+$")
+# Characters that become whitespace before splitting; each alternative is one of the
+# reference's rules, and replacing a match with as many spaces keeps token offsets exact.
+_SEPARATORS = re.compile(
+    r"""
+    [^\w\#@&]+ (?=\s|$)                   # punctuation ending a word: "Berlin?" -> "Berlin"
+    | (?:(?<=\s)|^) [^\w\#@&]+ (?=[^\d\s])  # punctuation starting a word, unless a digit
+                                          # follows: "'hello'" -> "hello", "-5" stays
+    | (?<=[^\d\s]) [^\w.~:/?\#\[\]()@!$&*+,;=-]+ (?=[^\d\s])
+                                          # inside a word, except characters of numbers,
+                                          # e-mails and URLs: "what's" -> "what", "s"
+    """,
+    re.VERBOSE,
+)
 
 
 class WhitespaceTokenizer(Component):
@@ -47,13 +57,13 @@ class WhitespaceTokenizer(Component):
                 for m in self._pattern.finditer(text)
                 if m.group()
             ]
-        tokens = []
-        for chunk in re.finditer(r"\S+", text):
-            stripped = _EDGE_PUNCTUATION.sub("", chunk.group())
-            if not stripped:
-                continue  # punctuation only
-            start = chunk.start() + chunk.group().index(stripped)
-            tokens.append(Token(stripped, start, start + len(stripped)))
+        spaced = _SEPARATORS.sub(lambda match: " " * len(match.group()), text)
+        tokens = [Token(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", spaced)]
+        if not tokens and text.strip():
+            # Only punctuation (":)", "???"): the whole text is the one token, so the
+            # message still has features.
+            start = len(text) - len(text.lstrip())
+            tokens = [Token(text.strip(), start, start + len(text.strip()))]
         return tokens
 
     def split_intent(self, intent: str) -> tuple[str, ...]:
