@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nlu_benchmark
 from common import DATASETS, PYTHON, emit, quiet_logs, rss_mb, train_project, write_starter
 
 TURNS_AFTER = 200
@@ -97,13 +98,13 @@ def banking77_project(root: Path) -> Path:
     for intent in by_intent:
         domain += [f"  utter_{intent}:", f'    - text: "About {intent}."']
     (root / "domain.yml").write_text("\n".join(domain) + "\n", encoding="utf-8")
-    (root / "config.yml").write_text(
-        "recipe: default.v1\nlanguage: en\npipeline:\n  - name: WhitespaceTokenizer\n"
-        "  - name: CountVectorsFeaturizer\n  - name: CountVectorsFeaturizer\n"
-        "    analyzer: char_wb\n    min_ngram: 1\n    max_ngram: 4\n"
-        "  - name: LogisticRegressionClassifier\npolicies:\n  - name: RulePolicy\n",
-        encoding="utf-8",
-    )
+    config = {
+        "recipe": "default.v1",
+        "language": "en",
+        "pipeline": [{"name": name, **options} for name, options in nlu_benchmark.PIPELINE],
+        "policies": [{"name": "RulePolicy"}],
+    }
+    (root / "config.yml").write_text(json.dumps(config, indent=2), encoding="utf-8")
     (root / "endpoints.yml").write_text(
         "tracker_store:\n  type: sql\n  dialect: sqlite\n  db: conversations.db\n",
         encoding="utf-8",

@@ -1,10 +1,12 @@
 """NLU benchmark: intent accuracy, training time, latency and model size on BANKING77/CLINC150.
 
-Trains the default intent pipeline (WhitespaceTokenizer, word CountVectorsFeaturizer, char_wb
-1-4 CountVectorsFeaturizer, LogisticRegressionClassifier) on each dataset's train split and
-reports test accuracy, macro-F1, training time, parse latency (p50/p99), model size on disk and,
-for CLINC150, out-of-scope recall of the FallbackClassifier over a threshold sweep. The same is
-reported for the variant with word 1-2 grams (the datasets' published reference setting).
+Trains the default intent pipeline - the tokenizer, featurizers and classifier of the
+``config.yml`` that ``tandem init`` writes: WhitespaceTokenizer, word CountVectorsFeaturizer
+(1-2 grams), char_wb 1-4 CountVectorsFeaturizer, LogisticRegressionClassifier - on each
+dataset's train split and reports test accuracy, macro-F1, training time, parse latency
+(p50/p99), model size on disk and, for CLINC150, out-of-scope recall of the FallbackClassifier
+over a threshold sweep. The same is reported for word unigrams (the featurizers `rasa train`
+auto-configures for an empty pipeline).
 
     .venv/bin/python bench/nlu_benchmark.py [--datasets BANKING77 CLINC150] [--out result.json]
 """
@@ -17,25 +19,45 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from tandem.nlu import NluPipeline
 from tandem.nlu.fallback import FallbackClassifier
 from tandem.nlu.message import Message
+from tandem.project.config import load_config
 from tandem.project.training_data import NluData, NluExample
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-PIPELINE = [
-    ("WhitespaceTokenizer", {}),
-    ("CountVectorsFeaturizer", {}),
-    ("CountVectorsFeaturizer", {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}),
-    ("LogisticRegressionClassifier", {}),
-]
-VARIANTS = {
-    "default": PIPELINE,
-    "word_1_2": [PIPELINE[0], ("CountVectorsFeaturizer", {"max_ngram": 2}), *PIPELINE[2:]],
+_INTENT_COMPONENTS = {
+    "WhitespaceTokenizer",
+    "CountVectorsFeaturizer",
+    "LogisticRegressionClassifier",
 }
+
+
+def starter_pipeline() -> list[tuple[str, dict[str, Any]]]:
+    """The intent-classification components of the starter's config.yml, in order."""
+    with resources.as_file(resources.files("tandem.cli") / "starter" / "config.yml") as path:
+        config = load_config(path)
+    return [(c.name, dict(c.options)) for c in config.pipeline if c.name in _INTENT_COMPONENTS]
+
+
+def with_word_ngrams(pipeline: list[tuple[str, dict[str, Any]]], high: int) -> list:
+    """``pipeline`` with ``max_ngram: high`` for its word CountVectorsFeaturizer."""
+
+    def is_word(name: str, options: dict[str, Any]) -> bool:
+        return name == "CountVectorsFeaturizer" and options.get("analyzer", "word") == "word"
+
+    return [
+        (name, {**options, "max_ngram": high} if is_word(name, options) else options)
+        for name, options in pipeline
+    ]
+
+
+PIPELINE = starter_pipeline()
+VARIANTS = {"default": PIPELINE, "word_unigrams": with_word_ngrams(PIPELINE, 1)}
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 LATENCY_SAMPLES = 1000
 SMALL_ASSISTANT_INTENTS = 20
