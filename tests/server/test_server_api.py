@@ -158,6 +158,7 @@ async def test_posted_events_that_bring_their_session_start_get_no_other(
         {"event": "action", "name": 5},
         {"event": "user", "text": "hi", "parse_data": {"intent": "greet"}},
         {"event": "user", "parse_data": {"entities": [1, 2]}},
+        {"event": "user", "parse_data": {"commands": [{"command": "cancel flow"}, 3]}},
         {"event": "entities", "entities": "berlin"},
         {"event": "slot", "name": "x", "timestamp": "now"},
         {"event": "slot", "name": "x", "metadata": "m"},
@@ -244,11 +245,14 @@ async def test_messages_only_takes_user_messages(client: TestClient) -> None:
     assert "sender 'bot'" in body["message"]
     no_text = await client.post("/conversations/m/messages", json={"sender": "user"})
     await assert_error(no_text, 400, "BadRequest")
-    bad_parse = await client.post(
-        "/conversations/m/messages",
-        json={"text": "x", "sender": "user", "parse_data": {"intent": 3}},
-    )
-    await assert_error(bad_parse, 400, "BadRequest")
+    for parse_data in ({"intent": 3}, {"commands": [0.5]}, {"intent_ranking": "greet"}):
+        bad_parse = await client.post(
+            "/conversations/m/messages",
+            json={"text": "x", "sender": "user", "parse_data": parse_data},
+        )
+        await assert_error(bad_parse, 400, "BadRequest")
+    body = await (await client.get("/conversations/m/tracker")).json()
+    assert not any(e["event"] == "user" for e in body["events"])  # none of them was stored
 
 
 async def test_trigger_intent_runs_the_nlu_rule_as_an_external_message(

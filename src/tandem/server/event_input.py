@@ -73,9 +73,10 @@ def _parse_data_problem(parse_data: dict[str, Any]) -> str | None:
         return "'parse_data.intent' must be an object"
     if isinstance(intent, dict) and not isinstance(intent.get("name"), (str, type(None))):
         return "'parse_data.intent.name' must be a string"
-    entities = parse_data.get("entities")
-    if entities is not None and not _matches(entities, list[dict[str, Any]]):
-        return "'parse_data.entities' must be a list of objects"
+    for key in ("entities", "intent_ranking", "commands"):
+        value = parse_data.get(key)
+        if value is not None and not _matches(value, list[dict[str, Any]]):
+            return f"'parse_data.{key}' must be a list of objects"
     metadata = parse_data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return "'parse_data.metadata' must be an object"
