@@ -37,14 +37,17 @@ _INTENT_COMPONENTS = {
 }
 
 
-def starter_pipeline() -> list[tuple[str, dict[str, Any]]]:
+Pipeline = list[tuple[str, dict[str, Any]]]
+
+
+def starter_pipeline() -> Pipeline:
     """The intent-classification components of the starter's config.yml, in order."""
     with resources.as_file(resources.files("tandem.cli") / "starter" / "config.yml") as path:
         config = load_config(path)
     return [(c.name, dict(c.options)) for c in config.pipeline if c.name in _INTENT_COMPONENTS]
 
 
-def with_word_ngrams(pipeline: list[tuple[str, dict[str, Any]]], high: int) -> list:
+def with_word_ngrams(pipeline: Pipeline, high: int) -> Pipeline:
     """``pipeline`` with ``max_ngram: high`` for its word CountVectorsFeaturizer."""
 
     def is_word(name: str, options: dict[str, Any]) -> bool:
