@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -11,6 +13,7 @@ from tandem.nlu import bilou
 from tandem.nlu.crf import LinearChainCrf, forward_backward, viterbi
 from tandem.nlu.message import Token
 from tandem.nlu.tokenizer import WhitespaceTokenizer
+from tandem.project.errors import Source
 
 TOKENIZER = ("WhitespaceTokenizer", {})
 
@@ -176,6 +179,24 @@ def test_crf_finds_multi_token_entities() -> None:
     ]
     result = train(crf(), data(examples)).parse("I live in New Orleans")
     assert entities(result) == [("city", "New Orleans", None, None)]
+
+
+def test_misaligned_annotations_are_reported_with_their_place(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = Source("data/nlu.yml", 12)
+    examples = [
+        replace(example("I live in New York", "inform", ("New Yo", "city")), source=source),
+        example("I live in Berlin", "inform", ("erl", "city")),
+        example("I live in Rome", "inform", ("Rome", "city")),
+    ]
+    train(crf(), data(examples))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2  # the aligned "Rome" is not reported
+    assert warnings[0].startswith("data/nlu.yml:12: CRFEntityExtractor: entity 'city' at 10-16")
+    assert "only 'New' is learned" in warnings[0]
+    assert warnings[1].startswith("CRFEntityExtractor: entity 'city' at 11-14 ('erl')")
+    assert "it is not learned" in warnings[1]
 
 
 def adjacent() -> list:

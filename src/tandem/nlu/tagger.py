@@ -186,13 +186,13 @@ class EntityTagger:
             if label is None:
                 continue
             covered = bilou.covered_tokens(tokens, annotation.start, annotation.end)
+            aligned = covered and (tokens[covered[0]].start, tokens[covered[-1]].end) == (
+                annotation.start,
+                annotation.end,
+            )
+            if not aligned:
+                _warn_misaligned(self.extractor, message, annotation, covered)
             if not covered:
-                logger.warning(
-                    "%s: entity '%s' in %r does not line up with tokens; it is not learned",
-                    self.extractor,
-                    annotation.entity,
-                    message.text,
-                )
                 continue
             spans.append(bilou.Span(covered[0], covered[-1], label))
         return spans
@@ -259,3 +259,27 @@ class EntityTagger:
             crf.emissions = store.read_array(f"{layer}.emissions")
             crf.transitions = store.read_array(f"{layer}.transitions")
             self.layers[layer] = (labels, crf)
+
+
+def _warn_misaligned(
+    extractor: str, message: Message, annotation: EntityAnnotation, covered: list[int]
+) -> None:
+    """Training data whose entity does not start and end where tokens do: say where it is
+    and what is learned instead (the whole tokens inside it, or nothing)."""
+    tokens = message.tokens or []
+    example = message.example
+    where = f"{example.source}: " if example is not None and example.source.line else ""
+    learned = " ".join(tokens[i].text for i in covered)
+    logger.warning(
+        "%s%s: entity '%s' at %d-%d (%r) in %r does not start and end at token boundaries "
+        "(tokens: %s); %s. Annotate whole words.",
+        where,
+        extractor,
+        annotation.entity,
+        annotation.start,
+        annotation.end,
+        message.text[annotation.start : annotation.end],
+        message.text,
+        ", ".join(f"{t.text!r} {t.start}-{t.end}" for t in tokens),
+        f"only {learned!r} is learned" if learned else "it is not learned",
+    )
