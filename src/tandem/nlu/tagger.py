@@ -186,11 +186,8 @@ class EntityTagger:
             if label is None:
                 continue
             covered = bilou.covered_tokens(tokens, annotation.start, annotation.end)
-            aligned = covered and (tokens[covered[0]].start, tokens[covered[-1]].end) == (
-                annotation.start,
-                annotation.end,
-            )
-            if not aligned:
+            edges = (tokens[covered[0]].start, tokens[covered[-1]].end) if covered else None
+            if edges != (annotation.start, annotation.end):
                 _warn_misaligned(self.extractor, message, annotation, covered)
             if not covered:
                 continue
