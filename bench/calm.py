@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,23 @@ def endpoints(port: int, store: str = "sqlite") -> str:
         f"      - provider: openai\n        model: stub\n        api_base: http://127.0.0.1:{port}/v1\n"
         "        api_key: sk-bench\n        timeout: 10\n        max_retries: 0\n"
     )
+
+
+@contextlib.contextmanager
+def llm_stub() -> Iterator[int]:
+    """bench/llm_stub.py answering CONVERSATION's messages, in another process: its port."""
+    port = free_port()
+    rules = [[text, answer] for text, answer, _ in CONVERSATION]
+    stub = subprocess.Popen(
+        [PYTHON, str(BENCH / "llm_stub.py"), "--port", str(port), "--rules", json.dumps(rules)]
+    )
+    try:
+        if not wait_for_port(port, 20):
+            raise RuntimeError("the LLM stub did not start")
+        yield port
+    finally:
+        stub.terminate()
+        stub.wait(10)
 
 
 class LLMMeter:
@@ -175,27 +194,16 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
     quiet_logs()
-    port = free_port()
-    rules = [[text, answer] for text, answer, _ in CONVERSATION]
-    stub = subprocess.Popen(
-        [PYTHON, str(BENCH / "llm_stub.py"), "--port", str(port), "--rules", json.dumps(rules)]
-    )
-    try:
-        if not wait_for_port(port, 20):
-            raise RuntimeError("the LLM stub did not start")
-        with tempfile.TemporaryDirectory(prefix="tandem-bench-calm-") as directory:
-            root = Path(directory) / "calm"
-            shutil.copytree(BENCH / "projects" / "calm", root)
-            (root / "endpoints.yml").write_text(endpoints(port), encoding="utf-8")
-            (root / "endpoints-memory.yml").write_text(endpoints(port, "memory"), "utf-8")
-            train_project(root)
-            meter = LLMMeter()
-            rounds, count = (3, 15) if args.quick else (5, 50)
-            measured = asyncio.run(measure(root, rounds, count, meter))
-            result, memory = measured["sqlite"], measured["in_memory"]
-    finally:
-        stub.terminate()
-        stub.wait(10)
+    with llm_stub() as port, tempfile.TemporaryDirectory(prefix="tandem-bench-calm-") as directory:
+        root = Path(directory) / "calm"
+        shutil.copytree(BENCH / "projects" / "calm", root)
+        (root / "endpoints.yml").write_text(endpoints(port), encoding="utf-8")
+        (root / "endpoints-memory.yml").write_text(endpoints(port, "memory"), "utf-8")
+        train_project(root)
+        meter = LLMMeter()
+        rounds, count = (3, 15) if args.quick else (5, 50)
+        measured = asyncio.run(measure(root, rounds, count, meter))
+        result, memory = measured["sqlite"], measured["in_memory"]
     result["calm_overhead_ms_p50"] = result["calm_overhead_ms"]["p50"]
     result["calm_overhead_ms_p99"] = result["calm_overhead_ms"]["p99"]
     # The same turns with the in-memory tracker store: the framework without persistence.

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,16 +21,13 @@ from typing import Any
 from common import (
     BENCH,
     NLU_CONVERSATION,
-    PYTHON,
-    free_port,
     quiet_logs,
     train_project,
-    wait_for_port,
     write_starter,
 )
 from pyinstrument import Profiler
 
-from calm import CONVERSATION, endpoints
+from calm import CONVERSATION, endpoints, llm_stub
 
 OUT = BENCH / "profiles"
 
@@ -75,14 +71,7 @@ async def main_async(turns: int) -> dict[str, float]:
         finally:
             await processor.aclose()
 
-        port = free_port()
-        rules = [[text, answer] for text, answer, _ in CONVERSATION]
-        stub = subprocess.Popen(
-            [PYTHON, str(BENCH / "llm_stub.py"), "--port", str(port), "--rules", json.dumps(rules)]
-        )
-        try:
-            if not wait_for_port(port, 20):
-                raise RuntimeError("the LLM stub did not start")
+        with llm_stub() as port:
             calm_root = Path(directory) / "calm"
             shutil.copytree(BENCH / "projects" / "calm", calm_root)
             (calm_root / "endpoints.yml").write_text(endpoints(port), encoding="utf-8")
@@ -93,9 +82,6 @@ async def main_async(turns: int) -> dict[str, float]:
                 report["calm_turn"] = await profile(processor, script, turns, "calm_turn")
             finally:
                 await processor.aclose()
-        finally:
-            stub.terminate()
-            stub.wait(10)
     return report
 
 

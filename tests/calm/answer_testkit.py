@@ -3,7 +3,6 @@ scripted LLM server of the ``llm_server`` fixture."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -11,7 +10,7 @@ import yaml
 from tandem.policies.base import Policy
 from tandem.runtime.processor import MessageProcessor
 
-from .calm_testkit import LLM_GROUP, calm_processor, llm_endpoints
+from .calm_testkit import LLM_GROUP, ProjectProcessors, calm_processor, llm_endpoints
 
 
 def answer_config(policies: dict[str, dict[str, Any]]) -> str:
@@ -32,14 +31,8 @@ def answer_config(policies: dict[str, dict[str, Any]]) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-class AnswerBots:
-    """Builds processors in fresh project folders under ``root``; ``aclose`` closes their LLM
-    clients."""
-
-    def __init__(self, root: Path, api_base: str) -> None:
-        self.root = root
-        self.api_base = api_base
-        self.made: list[MessageProcessor] = []
+class AnswerBots(ProjectProcessors):
+    """CALM processors whose LLM-answering policies use the scripted model."""
 
     def __call__(
         self,
@@ -51,11 +44,10 @@ class AnswerBots:
     ) -> MessageProcessor:
         """``policies``: the options of each policy listed after ``FlowPolicy`` (their ``llm`` is
         the scripted model); ``files``: more project files by relative path (documents, ...)."""
-        root = self.root / f"project_{len(self.made)}"
+        root = self.new_project()
         for name, text in (files or {}).items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text, encoding="utf-8")
-        root.mkdir(exist_ok=True)
         processor = calm_processor(
             root,
             domain,
@@ -63,13 +55,7 @@ class AnswerBots:
             answer_config(policies),
             endpoints=llm_endpoints(self.api_base),
         )
-        self.made.append(processor)
-        return processor
-
-    async def aclose(self) -> None:
-        for processor in self.made:
-            for component in processor.assistant.closeables:
-                await component.aclose()
+        return self.keep(processor)
 
 
 _P = TypeVar("_P", bound=Policy)

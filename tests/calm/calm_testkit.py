@@ -176,15 +176,32 @@ def nlu_of(parses: Mapping[str, tuple[str, list[dict[str, Any]]]]) -> Parser:
     return parse_message
 
 
-class LLMProcessors:
-    """Builds CALM processors whose LLM command generator uses the model group ``LLM_GROUP``
-    served at ``api_base``, each in a project folder of its own under ``tmp_path``; ``aclose``
-    closes their LLM clients."""
+class ProjectProcessors:
+    """Processors talking to the scripted LLM at ``api_base``, each built in a project folder
+    of its own under ``root``; ``aclose`` closes their LLM clients."""
 
-    def __init__(self, tmp_path: Path, api_base: str) -> None:
-        self.tmp_path = tmp_path
+    def __init__(self, root: Path, api_base: str) -> None:
+        self.root = root
         self.api_base = api_base
         self.made: list[MessageProcessor] = []
+
+    def new_project(self) -> Path:
+        root = self.root / f"project_{len(self.made)}"
+        root.mkdir(parents=True)
+        return root
+
+    def keep(self, processor: MessageProcessor) -> MessageProcessor:
+        self.made.append(processor)
+        return processor
+
+    async def aclose(self) -> None:
+        for processor in self.made:
+            for component in processor.assistant.closeables:
+                await component.aclose()
+
+
+class LLMProcessors(ProjectProcessors):
+    """CALM processors whose LLM command generator uses the model group ``LLM_GROUP``."""
 
     def __call__(
         self,
@@ -201,8 +218,7 @@ class LLMProcessors:
         """``template`` is the text of a ``prompt_template`` file (given to the generator by
         a path relative to the project root); ``model`` overrides settings of the model group
         (and may name another ``api_base``); ``options`` are the generator's other keys."""
-        root = self.tmp_path / f"project_{len(self.made)}"
-        root.mkdir()
+        root = self.new_project()
         if template is not None:
             (root / "prompts").mkdir()
             (root / "prompts" / "custom.jinja2").write_text(template, encoding="utf-8")
@@ -215,13 +231,7 @@ class LLMProcessors:
             endpoints=llm_endpoints(**{"api_base": self.api_base, **(model or {})}),
             nlu=nlu,
         )
-        self.made.append(processor)
-        return processor
-
-    async def aclose(self) -> None:
-        for processor in self.made:
-            for component in processor.assistant.closeables:
-                await component.aclose()
+        return self.keep(processor)
 
 
 # The variables every command prompt template gets (spec §5.7.4).

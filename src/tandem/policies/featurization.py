@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,22 @@ class StateView:
     rule_only_slots: frozenset[str] = frozenset()
     rule_only_loops: frozenset[str] = frozenset()
     hide_rule_turns: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """The persisted form; sorted, so that the same training gives the same archive."""
+        return {
+            "rule_only_slots": sorted(self.rule_only_slots),
+            "rule_only_loops": sorted(self.rule_only_loops),
+            "hide_rule_turns": self.hide_rule_turns,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StateView:
+        return cls(
+            frozenset(data["rule_only_slots"]),
+            frozenset(data["rule_only_loops"]),
+            data["hide_rule_turns"],
+        )
 
     def __call__(self, state: State) -> State:
         if not self.rule_only_slots and not self.rule_only_loops:

@@ -87,21 +87,14 @@ class MemoizationPolicy(NluPolicy):
             "memorized_turns",
             {
                 "lookup": self.lookup,
-                "rule_only_slots": sorted(self.view.rule_only_slots),
-                "rule_only_loops": sorted(self.view.rule_only_loops),
-                "hide_rule_turns": self.view.hide_rule_turns,
+                **self.view.as_json(),
             },
         )
 
     @classmethod
     def load(cls, options: Mapping[str, Any], store: Store, domain: Domain) -> MemoizationPolicy:
         data = store.read_json("memorized_turns")
-        view = StateView(
-            frozenset(data["rule_only_slots"]),
-            frozenset(data["rule_only_loops"]),
-            data["hide_rule_turns"],
-        )
-        return cls(data["lookup"], options_of(MemoOptions, options), view)
+        return cls(data["lookup"], options_of(MemoOptions, options), StateView.from_json(data))
 
 
 class AugmentedMemoizationPolicy(MemoizationPolicy):

@@ -146,9 +146,7 @@ class TEDPolicy(NluPolicy):
             "model",
             {
                 "labels": self.labels,
-                "rule_only_slots": sorted(self.view.rule_only_slots),
-                "rule_only_loops": sorted(self.view.rule_only_loops),
-                "hide_rule_turns": self.view.hide_rule_turns,
+                **self.view.as_json(),
             },
         )
         store.write_array("weights", self.weights)
@@ -157,18 +155,13 @@ class TEDPolicy(NluPolicy):
     @classmethod
     def load(cls, options: Mapping[str, Any], store: Store, domain: Domain) -> TEDPolicy:
         model = store.read_json("model")
-        view = StateView(
-            frozenset(model["rule_only_slots"]),
-            frozenset(model["rule_only_loops"]),
-            model["hide_rule_turns"],
-        )
         return cls(
             store.read_vocabulary("vocabulary"),
             model["labels"],
             store.read_array("weights"),
             store.read_array("bias"),
             options_of(TedOptions, options),
-            view,
+            StateView.from_json(model),
         )
 
 
