@@ -16,12 +16,12 @@ from tandem.actions.registry import ActionRegistry
 from tandem.calm.engine import uses_calm, with_calm
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import ArchiveError, newest_archive, read_metadata, unpack_archive
-from tandem.model.training import NLU_DIR, POLICIES_DIR, SNAPSHOT_DIR
+from tandem.model.snapshot import load_snapshot
+from tandem.model.training import NLU_DIR, POLICIES_DIR
 from tandem.nlu.pipeline import NluPipeline
 from tandem.policies.registry import load_policies
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints, load_endpoints
-from tandem.project.loader import load_project
 from tandem.runtime.assistant import Assistant
 from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
@@ -49,8 +49,7 @@ def load_assistant(model_path: Path, endpoints: Endpoints | None = None) -> Assi
         raise ArchiveError(f"no model archive found at {model_path}; run `tandem train` first")
     model_dir = unpack_archive(archive)
     metadata = read_metadata(model_dir)
-    snapshot = model_dir / SNAPSHOT_DIR
-    project = load_project(snapshot, config="config.yml", domain="domain", data=("flows",))
+    project = load_snapshot(model_dir, metadata)
     domain = project.domain
     pipeline = NluPipeline.load(model_dir / NLU_DIR)
     actions = ActionRegistry(domain)
@@ -65,7 +64,7 @@ def load_assistant(model_path: Path, endpoints: Endpoints | None = None) -> Assi
     )
     if uses_calm(project.config):
         assistant = with_calm(
-            assistant, project.config, project.flows, endpoints, project_root=snapshot
+            assistant, project.config, project.flows, endpoints, project_root=project.root
         )
     return assistant
 

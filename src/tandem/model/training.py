@@ -1,7 +1,8 @@
 """``tandem train``: turn a project into a model archive.
 
-The archive holds a snapshot of the project files the runtime needs (config, domain, flows),
-each trained component's data under ``components/``, and ``metadata.json``. Training is
+The archive holds a snapshot of the project files the runtime reads again
+(``tandem.model.snapshot``), each trained component's data under ``components/``, and
+``metadata.json``. Training is
 skipped when the newest archive was trained from identical inputs.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import tempfile
 import time
 import uuid
@@ -30,13 +30,13 @@ from tandem.model.archive import (
     write_archive,
 )
 from tandem.model.fingerprint import fingerprint
+from tandem.model.snapshot import SNAPSHOT_DIR, write_snapshot
 from tandem.nlu import NON_NLU_COMPONENTS, NluPipeline
 from tandem.policies.registry import persist_policies, train_policies
 from tandem.project.loader import Project
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_DIR = "project"
 NLU_DIR = "components/nlu"
 POLICIES_DIR = "components/policies"
 
@@ -76,7 +76,7 @@ def train(
 
     with tempfile.TemporaryDirectory(prefix="tandem-train-") as staging_name:
         staging = Path(staging_name)
-        _snapshot_project(project, referenced, staging / SNAPSHOT_DIR)
+        layout = write_snapshot(project, referenced, staging / SNAPSHOT_DIR)
         nlu_components = [
             (c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS
         ]
@@ -98,7 +98,7 @@ def train(
             ):
                 policies = train_policies(project.config.policies, data, project.domain)
                 persist_policies(policies, staging / POLICIES_DIR)
-        metadata = _metadata(project, digest, nlu_only)
+        metadata = {**_metadata(project, digest, nlu_only), "project": layout.as_dict()}
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
         prefix = "nlu-" if nlu_only else ""
         target = out / archive_name(fixed_model_name, prefix)
@@ -141,30 +141,6 @@ def _metadata(project: Project, digest: str, nlu_only: bool) -> dict[str, Any]:
         else [{"name": c.name, **dict(c.options)} for c in config.policies],
         "domain": project.domain.as_dict(),
     }
-
-
-def _snapshot_project(project: Project, referenced: list[Path], target: Path) -> None:
-    """Copy the files the runtime re-reads at load time: config, domain, flow files, and the
-    ``referenced`` files (prompt templates, documents), at the same relative paths."""
-    target.mkdir(parents=True)
-    shutil.copyfile(project.paths.config, target / "config.yml")
-    domain = project.paths.domain
-    if domain.is_dir():
-        shutil.copytree(
-            domain, target / "domain", ignore=shutil.ignore_patterns("*.py", "__pycache__")
-        )
-    else:
-        (target / "domain").mkdir()
-        shutil.copyfile(domain, target / "domain" / "domain.yml")
-    flows_dir = target / "flows"
-    flows_dir.mkdir()
-    for path in referenced:
-        copy = target / path
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(project.root / path, copy)
-    flow_files = sorted({flow.file_path for flow in project.flows.user_flows if flow.file_path})
-    for index, flow_file in enumerate(flow_files):
-        shutil.copyfile(flow_file, flows_dir / f"{index:03d}_{Path(flow_file).name}")
 
 
 def _referenced_paths(project: Project) -> list[Path]:

@@ -187,6 +187,7 @@ class _Collected:
     rules: list[StoryBlock] = field(default_factory=list)
     responses: dict[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     flows: list[Flow] = field(default_factory=list)
+    runtime_files: list[Path] = field(default_factory=list)
 
     def warn(self, source: Source, message: str, hint: str) -> None:
         self.problems.append(Problem(source, message, hint, "warning"))
@@ -199,7 +200,11 @@ class _Collected:
             lookups={name: tuple(entries) for name, entries in self.lookups.items()},
         )
         return TrainingData(
-            nlu=nlu, stories=tuple(self.stories), rules=tuple(self.rules), responses=self.responses
+            nlu=nlu,
+            stories=tuple(self.stories),
+            rules=tuple(self.rules),
+            responses=self.responses,
+            runtime_files=tuple(self.runtime_files),
         )
 
     def read_file(self, path: Path) -> None:
@@ -215,6 +220,8 @@ class _Collected:
                     for index, item in enumerate(items):
                         with gather(self.problems):
                             self._read_item(key, item, items.at(index))
+        if "flows" in data or data.get("responses") is not None:
+            self.runtime_files.append(path)
         if data.get("responses") is not None:
             with gather(self.problems):
                 responses = read_responses(

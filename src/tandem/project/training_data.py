@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tandem.conversation.events import Event
@@ -108,3 +109,6 @@ class TrainingData:
     rules: tuple[StoryBlock, ...] = ()
     # Retrieval-intent responses written in NLU files, merged into the domain.
     responses: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    # The files with flows or responses, in reading order: a trained model reads these again
+    # (its archive keeps a copy), while examples, stories and rules live on in what was trained.
+    runtime_files: tuple[Path, ...] = ()
