@@ -111,7 +111,54 @@ def test_no_tests_or_broken_files_fail(tmp_path: Path, capsys) -> None:
     write(tmp_path, "bad.yml", "test_cases:\n  - test_case: x\n    steps:\n      - uter: y\n")
     assert main(["test", "e2e", str(tmp_path / "bad.yml")]) == 1
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'bad.yml'}:4: error: unknown key 'uter' in a step" in err
+    assert f"{tmp_path / 'bad.yml'}:4: error: a step needs one of: user, bot" in err
+    assert "(did you mean 'utter'?)" in err
+
+
+def test_duplicate_names_and_plain_steps_among_assertions_run_with_warnings(
+    tmp_path: Path, capsys
+) -> None:
+    """Files the reference runs are run: both test cases named 'greets' run (one passes, one
+    fails), and the plain `bot` step of a test case with assertions is skipped, not failed."""
+    write(
+        tmp_path,
+        "a.yml",
+        """test_cases:
+  - test_case: greets
+    steps:
+      - user: /greet
+      - utter: utter_greet
+  - test_case: greets
+    steps:
+      - user: /greet
+      - bot: Goodbye!
+  - test_case: transfers
+    steps:
+      - user: /transfer
+        assertions:
+          - routed_to: {system: calm, sticky: true}
+      - bot: this text is never said
+""",
+    )
+    a = tmp_path / "a.yml"
+    assert main(["test", "e2e", str(a), "-o", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert f"{a}:6: warning: test case 'greets' is also defined on line 2; both run" in (
+        captured.err
+    )
+    assert f"{a}:15: warning: test case 'transfers' uses assertions, so this step is not" in (
+        captured.err
+    )
+    assert captured.out.splitlines()[-1] == "1 failed, 2 passed"
+    assert f"'greets' in {a}:6 failed" in captured.out
+    [passed_transfer] = [
+        entry
+        for entry in yaml.safe_load((tmp_path / "out" / "e2e_results_passed.yml").read_text())
+        if entry["name"] == "transfers"
+    ]
+    assert passed_transfer["not_checked"] == [
+        f"{a}:15: this step is not checked: the test case uses assertions"
+    ]
 
 
 def test_results_and_failed_tests_go_under_tests_by_default(

@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 from e2e_testkit import load, write
 
-from tandem.project.errors import ProjectError
+from tandem.project.errors import Problem, ProjectError
 from tandem.testing.assertions import BotUttered, FlowStarted, RoutedTo, SlotExpectation
-from tandem.testing.cases import BotStep, SlotStep, UserStep, UtterStep, load_test_cases
+from tandem.testing.cases import (
+    BotStep,
+    SlotStep,
+    TestCase,
+    UserStep,
+    UtterStep,
+    load_test_cases,
+)
 
 ACCEPTANCE = Path(__file__).resolve().parents[3] / "shared" / "acceptance"
 
@@ -97,7 +104,8 @@ def test_assertion_form_and_fixtures(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("steps", "line", "message"),
     [
-        ("- uter: utter_greet", 5, "unknown key 'uter' in a step (did you mean 'utter'?)"),
+        ("- uter: utter_greet", 5, "a step needs one of: user, bot, utter, "),
+        ("- uter: utter_greet", 5, "(did you mean 'utter'?)"),
         (
             "- slot_was_set: [a]\n  slot_was_not_set: [b]",
             6,
@@ -123,12 +131,6 @@ def test_assertion_form_and_fixtures(tmp_path: Path) -> None:
             6,
             "`assertion_order_enabled` needs `assertions` in its step",
         ),
-        ("- user: hi\n  bot: hello", 6, "a step has one kind, this one has user and bot"),
-        (
-            "- user: hi\n  assertions:\n    - flow_started: x\n- utter: utter_greet",
-            8,
-            "uses assertions, so this step would not be checked",
-        ),
         (
             "- user: hi\n  assertions:\n    - bot_uttered: {text_matches: '('}",
             7,
@@ -149,7 +151,6 @@ def test_assertion_form_and_fixtures(tmp_path: Path) -> None:
             7,
             "unknown operator 'most'",
         ),
-        ("- user: hi\n  metadata: tablet", 6, "no metadata named 'tablet' in this file"),
         (
             "- user: hi\n  assertions:\n    - generative_response_is_relevant: {utter_name: x}",
             7,
@@ -189,33 +190,103 @@ def test_every_broken_step_of_a_file_is_reported_at_once(tmp_path: Path) -> None
     assert "tests.yml:5:" in error and "tests.yml:9:" in error
 
 
-def test_unknown_fixture_duplicate_names_and_bad_stubs(tmp_path: Path) -> None:
+def warnings_of(tmp_path: Path, text: str) -> tuple[list[TestCase], list[str]]:
+    warnings: list[Problem] = []
+    cases = load_test_cases([str(write(tmp_path, "tests.yml", text))], warnings=warnings)
+    return cases, [str(warning) for warning in warnings]
+
+
+def test_bad_stub_events_are_errors(tmp_path: Path) -> None:
     error = error_of(
         tmp_path,
         """
-        fixtures:
-          - premium: [{vip: true}]
         stub_custom_actions:
           check_balance:
             events: [{event: slot, name: balance}]
-          nobody::check_balance: {events: []}
           fetch:
             events: [{event: flow_started, flow_id: x}]
         test_cases:
           - test_case: one
             steps: [{user: hi}]
-          - test_case: one
-            steps: [{user: hi}]
-          - test_case: two
-            fixtures: [premum]
-            steps: [{user: hi}]
         """,
     )
-    assert "tests.yml:13: error: test case 'one' is defined twice (first on line 11)" in error
-    assert "tests.yml:16: error: no fixture named 'premum' in this file (did you mean" in error
-    assert "tests.yml:6: error: a `slot` event needs `name` and `value`" in error
-    assert "tests.yml:7: error: no test case named 'nobody' in this file" in error
-    assert "tests.yml:9: error: a stub cannot return event 'flow_started'" in error
+    assert "tests.yml:4: error: a `slot` event needs `name` and `value`" in error
+    assert "tests.yml:6: error: a stub cannot return event 'flow_started'" in error
+
+
+def test_what_the_reference_reads_past_is_a_warning_and_every_test_case_runs(
+    tmp_path: Path,
+) -> None:
+    cases, warnings = warnings_of(
+        tmp_path,
+        """
+        fixtures:
+          - premium: [{vip: true}]
+        stub_custom_actions:
+          nobody::check_balance: {events: []}
+        description: a key the format does not have
+        test_cases:
+          - test_case: one
+            steps: [{user: hi}]
+          - test_case: one
+            steps: [{user: hello}]
+          - test_case: two
+            fixtures: [premum, premium]
+            tags: [smoke]
+            steps:
+              - user: hi
+                metadata: tablet
+              - user: hi
+                bot: hello
+        """,
+    )
+    assert [(case.name, case.source.line) for case in cases] == [
+        ("one", 8),
+        ("one", 10),
+        ("two", 12),
+    ]
+    assert cases[1].user_steps[0].text == "hello"
+    assert cases[2].fixtures == (("vip", True),)  # the known fixture still applies
+    assert cases[2].user_steps[0].metadata == {}
+    assert [type(step) for step in cases[2].steps] == [UserStep, UserStep]
+    expected = [
+        "tests.yml:6: warning: unknown key 'description' in an e2e test file is ignored",
+        "tests.yml:5: warning: no test case named 'nobody' in this file: the stub is not used",
+        "tests.yml:10: warning: test case 'one' is also defined on line 8; both run",
+        "tests.yml:13: warning: no fixture named 'premum': the test case runs without it "
+        "(did you mean 'premium'?)",
+        "tests.yml:14: warning: unknown key 'tags' in a test case is ignored",
+        "tests.yml:17: warning: no metadata named 'tablet': the test case runs without it",
+        "tests.yml:19: warning: a step has one kind, this one has user and bot: only `user` "
+        "is read",
+    ]
+    for line in expected:
+        assert any(line in warning for warning in warnings), (line, warnings)
+    assert len(warnings) == len(expected)
+
+
+def test_plain_steps_in_a_test_case_with_assertions_are_warned_about(tmp_path: Path) -> None:
+    (case,), warnings = warnings_of(
+        tmp_path,
+        """
+        test_cases:
+          - test_case: mixed
+            steps:
+              - user: hi
+                assertions:
+                  - bot_uttered: {utter_name: utter_greet}
+              - utter: utter_greet
+              - user: bye
+              - bot: Bye!
+        """,
+    )
+    assert [step.source.line for step in case.unchecked_steps] == [8, 10]
+    assert warnings == [
+        f"{tmp_path}/tests.yml:{line}: warning: test case 'mixed' uses assertions, so this step "
+        "is not checked (write it as an assertion of the user step above it (e.g. "
+        "`bot_uttered`, `slot_was_set`), or drop the assertions of this test case)"
+        for line in (8, 10)
+    ]
 
 
 def test_stubs_apply_per_file_and_per_test_case(tmp_path: Path) -> None:

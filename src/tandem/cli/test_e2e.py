@@ -108,17 +108,20 @@ async def _test(args: argparse.Namespace) -> int:
     from tandem.model.archive import ArchiveError
     from tandem.model.loading import open_processor
     from tandem.project.endpoints import load_endpoints
-    from tandem.project.errors import ProjectError
+    from tandem.project.errors import Problem, ProjectError
     from tandem.testing.cases import load_test_cases
     from tandem.testing.judge import Judges
     from tandem.testing.report import result_line, summary_line
     from tandem.testing.runner import run_cases
 
+    warnings: list[Problem] = []
     try:
-        cases = load_test_cases(_targets(args.paths))
+        cases = load_test_cases(_targets(args.paths), warnings=warnings)
     except ProjectError as error:
         print(f"Cannot read the test files:\n{error}", file=sys.stderr)
         return 1
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     if not cases:
         print("No test cases found.", file=sys.stderr)
         print(summary_line([]))

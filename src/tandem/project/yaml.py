@@ -216,12 +216,14 @@ def as_map(
     keys: Collection[str] | None = None,
     *,
     extra_ok: bool = False,
+    warnings: list[Problem] | None = None,
 ) -> YamlMap:
     """``value`` as a mapping, all of whose keys are among ``keys`` (when given).
 
-    Every unknown key is reported with a "did you mean" hint. With ``extra_ok`` (slot
+    Every unknown key is reported with a "did you mean" hint: as an error, or, where the
+    reference reads past unknown keys, as a warning in ``warnings``. With ``extra_ok`` (slot
     definitions, intent properties: the format accepts extra keys) only keys that look like a
-    misspelling of a known key that is missing count as errors.
+    misspelling of a known key that is missing are reported.
     """
     if not isinstance(value, dict):
         raise ProjectError(
@@ -241,7 +243,11 @@ def as_map(
             hint = f"did you mean '{near}'?"
         else:
             continue
-        problems.append(Problem(value.at(key), f"unknown key '{key}' in {what}", hint))
+        if warnings is None:
+            problems.append(Problem(value.at(key), f"unknown key '{key}' in {what}", hint))
+        else:
+            message = f"unknown key '{key}' in {what} is ignored"
+            warnings.append(Problem(value.at(key), message, hint, "warning"))
     if problems:
         raise ProjectError.of(problems)
     return value

@@ -6,8 +6,13 @@ the first message), ``metadata`` (named mappings attached to user messages) and
 keys apply to one test case only). Fixtures and metadata may also come from conftest.yml
 files in the folders above (see ``definitions``). A test case is either in *step form*
 (``bot``, ``utter``, ``slot_was_set``, ``slot_was_not_set`` steps after ``user`` steps) or in
-*assertion form* (``assertions`` on ``user`` steps); mixing both in one test case is an
-error here, because the step expectations would silently go unchecked.
+*assertion form* (``assertions`` on ``user`` steps). Like the reference, a test case with
+assertions checks only its assertions: a plain step in it is reported as a warning (and as not
+checked in the results) and skipped.
+
+What the reference reads past is a warning here, not an error: unknown keys, a test case
+name used twice in a file (both run), a step with two kinds (the first is read), a fixture or
+metadata name that is not defined, a stub for a test case that does not exist.
 
 Stubs need no environment variable: the reference's beta switch
 ``RASA_PRO_BETA_STUB_CUSTOM_ACTION`` is not consulted, a file's stubs always apply.
@@ -133,16 +138,25 @@ class TestCase:
     def user_steps(self) -> tuple[UserStep, ...]:
         return tuple(step for step in self.steps if isinstance(step, UserStep))
 
+    @property
+    def unchecked_steps(self) -> tuple[Expectation, ...]:
+        """Plain steps of a test case with assertions: assertion mode does not check them."""
+        if not self.uses_assertions:
+            return ()
+        return tuple(step for step in self.steps if not isinstance(step, UserStep))
+
 
 # -- finding and reading files --------------------------------------------------------------
 
 
-def load_test_cases(targets: Sequence[str], *, top: Path | None = None) -> list[TestCase]:
+def load_test_cases(
+    targets: Sequence[str], *, top: Path | None = None, warnings: list[Problem] | None = None
+) -> list[TestCase]:
     """The test cases of ``targets``: files, directories (every YAML file below with
     ``test_cases``) or ``file::test case name``; in the order given, files sorted.
     conftest.yml files are looked for up to ``top`` (default: the current directory).
 
-    Raises ``ProjectError`` listing every problem of every file.
+    Raises ``ProjectError`` listing every error of every file; warnings go to ``warnings``.
     """
     problems: list[Problem] = []
     cases: list[TestCase] = []
@@ -157,14 +171,16 @@ def load_test_cases(targets: Sequence[str], *, top: Path | None = None) -> list[
         for file in yaml_files(path):
             with gather(problems):
                 shared = conftests.above(file, path)
-                found += read_test_file(file, explicit=not path.is_dir(), shared=shared)
+                found += read_test_file(
+                    file, explicit=not path.is_dir(), shared=shared, warnings=warnings
+                )
         if name:
             with gather(problems):
                 found = _select(found, name, path_text)
         cases += found
     raise_errors(problems)
-    # A test case named twice (``tests tests/a.yml``) runs once.
-    return list({case.id: case for case in cases}.values())
+    # A test case reached twice (``tests tests/a.yml``) runs once.
+    return list({case.source: case for case in cases}.values())
 
 
 def _select(cases: list[TestCase], name: str, path: str) -> list[TestCase]:
@@ -179,7 +195,11 @@ def _select(cases: list[TestCase], name: str, path: str) -> list[TestCase]:
 
 
 def read_test_file(
-    path: Path, *, explicit: bool = True, shared: Definitions | None = None
+    path: Path,
+    *,
+    explicit: bool = True,
+    shared: Definitions | None = None,
+    warnings: list[Problem] | None = None,
 ) -> list[TestCase]:
     """The test cases of one file, which may use the ``shared`` definitions (those of the
     conftest.yml files above it). A file found in a directory without ``test_cases`` is
@@ -190,8 +210,8 @@ def read_test_file(
         if not explicit:
             return []
         raise ProjectError(top, "not an e2e test file: no `test_cases`", "add `test_cases:`")
-    data = as_map(data, top, "an e2e test file", FILE_KEYS)
-    problems: list[Problem] = []
+    problems: list[Problem] = []  # errors and warnings
+    data = as_map(data, top, "an e2e test file", FILE_KEYS, warnings=problems)
     definitions = shared or Definitions()
     with gather(problems):
         definitions = read_definitions(data).over(definitions)
@@ -199,25 +219,30 @@ def read_test_file(
     cases: list[TestCase] = []
     for index, item in enumerate(raw_cases):
         with gather(problems):
-            case = _read_case(item, raw_cases.at(index), definitions)
+            case = _read_case(item, raw_cases.at(index), definitions, problems)
             earlier = next((c for c in cases if c.name == case.name), None)
             if earlier is not None:
-                raise ProjectError(
-                    case.source,
-                    f"test case '{case.name}' is defined twice "
-                    f"(first on line {earlier.source.line})",
-                    "give each test case of a file its own name",
+                problems.append(
+                    Problem(
+                        case.source,
+                        f"test case '{case.name}' is also defined on line "
+                        f"{earlier.source.line}; both run",
+                        "give each test case of a file its own name",
+                        "warning",
+                    )
                 )
             cases.append(case)
     if "stub_custom_actions" in data:
         with gather(problems):
-            cases = _with_stubs(cases, data)
-    raise_errors(problems)
+            cases = _with_stubs(cases, data, problems)
+    raise_errors(problems, warnings)
     return cases
 
 
-def _read_case(item: Any, source: Source, definitions: Definitions) -> TestCase:
-    case = as_map(item, source, "a test case", CASE_KEYS)
+def _read_case(
+    item: Any, source: Source, definitions: Definitions, warnings: list[Problem]
+) -> TestCase:
+    case = as_map(item, source, "a test case", CASE_KEYS, warnings=warnings)
     for key in ("test_case", "steps"):
         if key not in case:
             raise ProjectError(source, f"a test case needs `{key}`", f"add `{key}:`")
@@ -226,18 +251,25 @@ def _read_case(item: Any, source: Source, definitions: Definitions) -> TestCase:
     if "fixtures" in case:
         used = as_list(case["fixtures"], case.at("fixtures"), "`fixtures` of a test case")
         for index, fixture in enumerate(used):
-            slots += _lookup(definitions.fixtures, fixture, used.at(index), "fixture")
+            slots += (
+                _lookup(definitions.fixtures, fixture, used.at(index), "fixture", warnings) or ()
+            )
     case_metadata: Mapping[str, Any] = {}
     if "metadata" in case:
-        case_metadata = _lookup(
-            definitions.metadata, case["metadata"], case.at("metadata"), "metadata"
+        case_metadata = (
+            _lookup(
+                definitions.metadata, case["metadata"], case.at("metadata"), "metadata", warnings
+            )
+            or {}
         )
     raw_steps = as_list(case["steps"], case.at("steps"), "`steps`")
     problems: list[Problem] = []
     steps: list[Step] = []
     for index, raw in enumerate(raw_steps):
         with gather(problems):
-            steps.append(_read_step(raw, raw_steps.at(index), case_metadata, definitions.metadata))
+            steps.append(
+                _read_step(raw, raw_steps.at(index), case_metadata, definitions.metadata, warnings)
+            )
     raise_errors(problems)
     result = TestCase(
         name,
@@ -247,21 +279,17 @@ def _read_case(item: Any, source: Source, definitions: Definitions) -> TestCase:
         written=plain(case),
         definitions=definitions,
     )
-    _check_form(result)
-    return result
-
-
-def _check_form(case: TestCase) -> None:
-    if not case.uses_assertions:
-        return
-    expectation = next((s for s in case.steps if not isinstance(s, UserStep)), None)
-    if expectation is not None:
-        raise ProjectError(
-            expectation.source,
-            f"test case '{case.name}' uses assertions, so this step would not be checked",
+    warnings += [
+        Problem(
+            step.source,
+            f"test case '{name}' uses assertions, so this step is not checked",
             "write it as an assertion of the user step above it (e.g. `bot_uttered`, "
             "`slot_was_set`), or drop the assertions of this test case",
+            "warning",
         )
+        for step in result.unchecked_steps
+    ]
+    return result
 
 
 def _read_step(
@@ -269,10 +297,11 @@ def _read_step(
     source: Source,
     case_metadata: Mapping[str, Any],
     named_metadata: Mapping[str, Mapping[str, Any]],
+    warnings: list[Problem],
 ) -> Step:
     if not isinstance(raw, dict):
         raise ProjectError(source, "a step must be a mapping", "write e.g. `- user: hello`")
-    step = as_map(raw, source, "a step", (*STEP_KINDS, *USER_STEP_KEYS))
+    step = as_map(raw, source, "a step", (*STEP_KINDS, *USER_STEP_KEYS), warnings=warnings)
     kinds = [key for key in STEP_KINDS if key in step]
     if {"slot_was_set", "slot_was_not_set"} <= set(kinds):
         raise ProjectError(
@@ -281,14 +310,20 @@ def _read_step(
             "write them as two steps",
         )
     if not kinds:
-        raise ProjectError(source, "a step needs one of: " + ", ".join(STEP_KINDS))
-    if len(kinds) > 1:
+        unknown = next((str(key) for key in step if key not in USER_STEP_KEYS), "")
         raise ProjectError(
-            step.at(kinds[1]),
-            f"a step has one kind, this one has {' and '.join(kinds)}",
-            "write them as separate steps",
+            source, "a step needs one of: " + ", ".join(STEP_KINDS), suggest(unknown, STEP_KINDS)
         )
     kind = kinds[0]
+    if len(kinds) > 1:
+        warnings.append(
+            Problem(
+                step.at(kinds[1]),
+                f"a step has one kind, this one has {' and '.join(kinds)}: only `{kind}` is read",
+                "write them as separate steps",
+                "warning",
+            )
+        )
     at = step.at(kind)
     if kind != "user":
         extra = next((key for key in USER_STEP_KEYS if key in step), None)
@@ -299,7 +334,7 @@ def _read_step(
                 "move it to the user step this step follows",
             )
     if kind == "user":
-        return _user_step(step, at, case_metadata, named_metadata)
+        return _user_step(step, at, case_metadata, named_metadata, warnings)
     if kind == "bot":
         return BotStep(_text(step["bot"], at, "`bot`"), at)
     if kind == "utter":
@@ -312,10 +347,14 @@ def _user_step(
     at: Source,
     case_metadata: Mapping[str, Any],
     named_metadata: Mapping[str, Mapping[str, Any]],
+    warnings: list[Problem],
 ) -> UserStep:
     metadata = dict(case_metadata)
     if "metadata" in step:  # the step's values win over the test case's
-        metadata.update(_lookup(named_metadata, step["metadata"], step.at("metadata"), "metadata"))
+        where = step.at("metadata")
+        metadata.update(
+            _lookup(named_metadata, step["metadata"], where, "metadata", warnings) or {}
+        )
     assertions: list[Assertion] = []
     if "assertions" in step:
         items = as_list(step["assertions"], step.at("assertions"), "`assertions`")
@@ -355,18 +394,21 @@ def _step_slots(value: Any, source: Source, what: str) -> tuple[SlotExpectation,
 # -- file-level sections ----------------------------------------------------------------
 
 
-def _lookup(sections: Mapping[str, Any], name: Any, source: Source, kind: str) -> Any:
+def _lookup(
+    sections: Mapping[str, Any], name: Any, source: Source, kind: str, warnings: list[Problem]
+) -> Any:
+    """The named fixture (its slots) or metadata; ``None`` for an unknown name, a warning:
+    the reference runs the test case without it."""
     name = expect(name, str, source, f"the name of a {kind}")
     if name not in sections:
-        raise ProjectError(
-            source,
-            f"no {kind} named {name!r} in this file",
-            suggest(name, sections) or f"define it in the file or a {CONFTEST} above it",
-        )
+        message = f"no {kind} named {name!r}: the test case runs without it"
+        hint = suggest(name, sections) or f"define it in the file or a {CONFTEST} above it"
+        warnings.append(Problem(source, message, hint, "warning"))
+        return None
     return sections[name]
 
 
-def _with_stubs(cases: list[TestCase], data: YamlMap) -> list[TestCase]:
+def _with_stubs(cases: list[TestCase], data: YamlMap, warnings: list[Problem]) -> list[TestCase]:
     section = as_map(
         data["stub_custom_actions"] or {}, data.at("stub_custom_actions"), "`stub_custom_actions`"
     )
@@ -383,10 +425,13 @@ def _with_stubs(cases: list[TestCase], data: YamlMap) -> list[TestCase]:
             elif case_name in names:
                 per_case.setdefault(case_name, {})[action] = stub
             else:
-                raise ProjectError(
-                    section.at(key),
-                    f"no test case named '{case_name}' in this file",
-                    suggest(case_name, names),
+                warnings.append(
+                    Problem(
+                        section.at(key),
+                        f"no test case named '{case_name}' in this file: the stub is not used",
+                        suggest(case_name, names),
+                        "warning",
+                    )
                 )
     raise_errors(problems)
     return [

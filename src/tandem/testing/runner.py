@@ -31,6 +31,10 @@ from tandem.testing.render import event_line
 from tandem.testing.steps import check_turn
 from tandem.testing.stubs import StubActionServer, stubbed
 
+# What the results say about a plain step in a test case with assertions (assertion mode
+# checks the assertions only, as the reference does).
+UNCHECKED_STEP = "this step is not checked: the test case uses assertions"
+
 if TYPE_CHECKING:
     from tandem.testing.judge import Judge, Judges
 
@@ -200,7 +204,7 @@ async def _run_assertions(
 ) -> _Outcome:
     for step in case.user_steps:
         await conversation.send(step)
-    notes: list[str] = []
+    notes = [f"{step.source}: {UNCHECKED_STEP}" for step in case.unchecked_steps]
     checked = 0
     for index, step in enumerate(case.user_steps):
         turn = conversation.turn(index)
