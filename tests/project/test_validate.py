@@ -142,7 +142,7 @@ def test_nlu_data_checks(validate) -> None:  # type: ignore[no-untyped-def]
         """
     problems = validate("intents: [greet, unused]\n", nlu=nlu)
     duplicate = find(problems, "the example 'hi' is given for intent 'bye'")
-    assert duplicate.source.line == 8 and duplicate.severity == "error"
+    assert duplicate.source.line == 8 and duplicate.severity == "warning"  # as the reference
     assert "nlu.yml:4" in duplicate.message
     assert find(problems, "intent 'bye' is not declared").severity == "warning"
     assert find(problems, "entity 'name' is not declared").severity == "warning"
@@ -175,7 +175,8 @@ def test_forms_mappings_and_actions_in_the_domain(validate) -> None:  # type: ig
         """
     problems = validate(domain)
     assert find(problems, "entity 'town'").source.line == 7
-    assert find(problems, "intent 'gret'").hint == "did you mean 'greet'?"
+    misspelt = find(problems, "intent 'gret'")
+    assert misspelt.hint == "did you mean 'greet'?" and misspelt.severity == "warning"
     assert find(problems, "form 'trip_from'").hint == "did you mean 'trip_form'?"
     assert find(problems, "slot 'cty'").hint == "did you mean 'city'?"
     assert find(problems, "action 'action_missing'").source.line == 13
@@ -343,3 +344,68 @@ def test_load_warnings_come_with_the_validation(validate) -> None:  # type: igno
     domain = 'version: "2.0"\nintents: [greet]\n'
     problem = find(validate(domain), "format version 2.0 is older")
     assert problem.severity == "warning" and problem.source.line == 1
+
+
+def test_a_form_in_a_mapping_intent_list_and_the_two_stage_fallback_loop_are_accepted(
+    validate,  # type: ignore[no-untyped-def]
+) -> None:
+    """Projects written for the reference do both: neither is an error."""
+    domain = """\
+        intents: [greet, inform]
+        slots:
+          name:
+            type: text
+            mappings:
+              - type: from_text
+                not_intent: [name_form]
+        forms:
+          name_form:
+            required_slots: [name]
+        responses:
+          utter_greet:
+            - text: hi
+        """
+    rules = """\
+        rules:
+          - rule: two-stage fallback
+            steps:
+              - intent: nlu_fallback
+              - action: action_two_stage_fallback
+              - active_loop: action_two_stage_fallback
+        """
+    problems = validate(domain, rules=rules)
+    assert errors(problems) == []
+    assert find(problems, "intent 'name_form' is not declared").severity == "warning"
+
+
+PIPELINE_CONFIG = """\
+recipe: default.v1
+language: en
+assistant_id: test
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: CountVectorsFeaturizer
+    token_pattern: '(?u)\\b\\w+\\b'
+  - name: LogisticRegressionClassifier
+    max_iter: many
+policies:
+  - name: RulePolicy
+"""
+
+
+def test_the_pipeline_is_checked_as_training_builds_it(validate, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An option training would refuse is an error at its component's line; an option the
+    component does not know is ignored with a warning (the reference ignores it too)."""
+    problems = validate("intents: [greet]\n", config=PIPELINE_CONFIG)
+    unknown = find(problems, "option 'token_pattern' of CountVectorsFeaturizer")
+    assert (unknown.severity, unknown.source.line) == ("warning", 6)
+    bad = find(problems, "option 'max_iter' must be int, got 'many'")
+    assert (bad.severity, bad.source.line) == ("error", 8)
+    assert bad.source.path == str(tmp_path / "config.yml")
+    order = validate(
+        "intents: [greet]\n",
+        config=PIPELINE_CONFIG.replace("  - name: WhitespaceTokenizer\n", "").replace(
+            "    max_iter: many\n", ""
+        ),
+    )
+    assert find(order, "needs a tokenizer").source.line == 5

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_validation:
         problems = validate_project(project)
         errors = [p for p in problems if p.severity == "error"]
-        for problem in errors:
+        for problem in problems:  # warnings too: what is ignored or read differently
             print(problem, file=sys.stderr)
         if errors:
             print(

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from tandem.nlu.message import Message
 from tandem.nlu.storage import Store
-from tandem.project.errors import suggest
 from tandem.project.training_data import NluData
 
 # Keys every component accepts: `alias` names an instance (e.g. one of two featurizers).
@@ -21,7 +20,14 @@ COMMON_OPTIONS = frozenset({"alias"})
 
 
 class NluError(ValueError):
-    """A pipeline that cannot be built or trained: bad component name, option or data."""
+    """A pipeline that cannot be built or trained: bad component name, option or data.
+
+    ``component_index`` is the position in the pipeline of the component at fault, if one is.
+    """
+
+    def __init__(self, message: str, component_index: int | None = None) -> None:
+        super().__init__(message)
+        self.component_index = component_index
 
 
 class Component:
@@ -46,15 +52,17 @@ class Component:
         self.language = language
 
     @classmethod
+    def known_options(cls) -> frozenset[str]:
+        return frozenset(cls.defaults) | cls.ignored | COMMON_OPTIONS
+
+    @classmethod
     def resolve_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Defaults overlaid with ``options``, validated; raises NluError on a bad option."""
-        known = set(cls.defaults) | cls.ignored | COMMON_OPTIONS
+        """Defaults overlaid with ``options``, validated; raises NluError on a bad value.
+
+        Options the component does not know are left out, as the reference leaves them out
+        (``tandem data validate`` warns about each).
+        """
         for key, value in options.items():
-            if key not in known:
-                hint = suggest(key, known)
-                raise NluError(
-                    f"{cls.name}: unknown option '{key}'" + (f" ({hint})" if hint else "")
-                )
             if key in cls.types:
                 _check_type(cls.name, key, value, cls.types[key])
             elif key in cls.defaults:

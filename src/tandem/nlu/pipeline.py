@@ -35,19 +35,24 @@ _PROVIDERS = {
 
 
 def build(components: Sequence[tuple[str, Mapping[str, Any]]], *, language: str) -> list[Component]:
-    """Components from (name, options) in config order; raises NluError on any config problem."""
+    """Components from (name, options) in config order; raises NluError on the first config
+    problem, with the index of the component at fault."""
     built: list[Component] = []
     available: set[str] = set()
     featurizers: set[str] = set()
-    for name, options in components:
-        component = registry.create(name, options, language=language)
+    for index, (name, options) in enumerate(components):
+        try:
+            component = registry.create(name, options, language=language)
+        except NluError as error:
+            raise NluError(str(error), index) from None
         for need in sorted(component.needs - available):
-            raise NluError(f"{name} needs {_PROVIDERS[need]} before it in the pipeline")
+            raise NluError(f"{name} needs {_PROVIDERS[need]} before it in the pipeline", index)
         for featurizer in component.options.get("featurizers") or ():
             if featurizer not in featurizers:
                 raise NluError(
                     f"{name}: featurizer '{featurizer}' is not the name or alias of an earlier "
-                    "featurizer"
+                    "featurizer",
+                    index,
                 )
         available |= component.provides
         if "features" in component.provides:

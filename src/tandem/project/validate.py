@@ -8,6 +8,7 @@ come first.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,11 +25,12 @@ from tandem.calm.flows import (
 )
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot
-from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS
+from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS, NluError
+from tandem.nlu.pipeline import build
 from tandem.nlu.registry import UNSUPPORTED_COMPONENTS
 from tandem.project.config import ComponentConfig
 from tandem.project.domain import Domain
-from tandem.project.errors import Problem, Source, closest
+from tandem.project.errors import Problem, Source, closest, suggest
 from tandem.project.loader import Project
 from tandem.project.training_data import Checkpoint, OrStep, StoryBlock
 
@@ -149,8 +151,14 @@ def check_stories_and_rules(project: Project) -> Iterator[Problem]:
 
 
 def _is_loop(domain: Domain, name: str | None) -> bool:
-    """``None`` (no loop), a form, or a custom action that behaves like one."""
-    return name is None or name in domain.forms or name in domain.actions
+    """``None`` (no loop), a form, the built-in two-stage fallback loop, or a custom action
+    that behaves like one."""
+    return (
+        name is None
+        or name in domain.forms
+        or name in domain.actions
+        or name == names.ACTION_TWO_STAGE_FALLBACK
+    )
 
 
 # -- NLU data ------------------------------------------------------------------------------
@@ -178,14 +186,16 @@ def check_nlu_data(project: Project) -> Iterator[Problem]:
                 problem = _undeclared(
                     "entity", annotation.entity, domain.entities, example.source, "entities"
                 )
-                yield Problem(problem.source, problem.message, problem.hint, "warning")
+                yield dataclasses.replace(problem, severity="warning")
         other, at = first_seen.setdefault(example.text, (intent, example.source))
         if other != intent:
+            # A warning, as for the reference (its own starter data has one such example).
             yield Problem(
                 example.source,
                 f"the example '{example.text}' is given for intent '{intent}' "
                 f"and for '{other}' (at {at})",
                 "keep it under one intent",
+                "warning",
             )
 
 
@@ -216,7 +226,7 @@ def check_forms(project: Project) -> Iterator[Problem]:
                 problem = _undeclared(
                     "intent", intent, domain.intents, _domain_at(project, f"form:{name}"), "intents"
                 )
-                yield Problem(problem.source, problem.message, problem.hint, "warning")
+                yield dataclasses.replace(problem, severity="warning")
 
 
 def check_responses_of_actions(project: Project) -> Iterator[Problem]:
@@ -247,7 +257,9 @@ def check_slot_mappings(project: Project) -> Iterator[Problem]:
                 yield _undeclared("entity", mapping.entity, domain.entities, at(index), "entities")
             for intent in (*mapping.intent, *mapping.not_intent):
                 if intent not in domain.intents:
-                    yield _undeclared("intent", intent, domain.intents, at(index), "intents")
+                    # The reference warns (projects list form names here, for one).
+                    problem = _undeclared("intent", intent, domain.intents, at(index), "intents")
+                    yield dataclasses.replace(problem, severity="warning")
             for condition in mapping.conditions:
                 loop = condition.active_loop
                 if loop is not MISSING and loop is not None and loop not in domain.forms:
@@ -712,8 +724,34 @@ def check_component_names(project: Project) -> Iterator[Problem]:
                 )
 
 
+def check_nlu_components(project: Project) -> Iterator[Problem]:
+    """The pipeline builds as training builds it (option values, order); options a
+    component does not know are ignored, as by the reference, with a warning."""
+    items = [item for item in project.config.pipeline if item.name in COMPONENTS]
+    for item in items:
+        component = COMPONENTS[item.name]
+        for key in item.options:
+            if key not in component.known_options():
+                yield Problem(
+                    item.source,
+                    f"option '{key}' of {item.name} is not one Tandem knows; it is ignored",
+                    suggest(key, component.known_options()),
+                    "warning",
+                )
+    try:
+        build(
+            [(item.name, item.options) for item in items], language=project.config.language or "en"
+        )
+    except NluError as error:
+        index = error.component_index
+        yield Problem(
+            items[index].source if index is not None else project.config.source, str(error)
+        )
+
+
 CHECKS: tuple[Check, ...] = (
     check_component_names,
+    check_nlu_components,
     check_stories_and_rules,
     check_nlu_data,
     check_intents_have_examples,
