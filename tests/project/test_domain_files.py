@@ -9,7 +9,7 @@ from project_testkit import Write, find
 
 from tandem import names
 from tandem.conversation.slots import MISSING, MappingCondition, SlotMapping
-from tandem.project.domain import IntentConfig
+from tandem.project.domain import IntentConfig, SessionConfig
 from tandem.project.domain_files import load_domain
 from tandem.project.errors import Problem, ProjectError
 
@@ -314,11 +314,7 @@ def test_responses(write: Write) -> None:
 @pytest.mark.parametrize(
     ("variation", "message", "hint"),
     [
-        (
-            "txt: hello",
-            "unknown key 'txt' in a variation of response 'utter_x'",
-            "did you mean 'text'?",
-        ),
+        ("txt: hello", "has nothing to say", "add `text:`"),
         ("channel: slack", "has nothing to say", "add `text:`"),
         ("text: [a, b]", "must be a string", "write"),
     ],
@@ -374,8 +370,11 @@ def test_session_config_and_domain_config(write: Write) -> None:
     assert domain.session_config.carry_over_slots_to_new_session is False
     assert domain.store_entities_as_slots is False
 
+    # The reference reads past keys it does not know: a warning, and the default applies.
     bad = write("bad.yml", "session_config:\n  session_expiration_tim: 5\n")
-    assert find(load_error(bad), "unknown key").hint == "did you mean 'session_expiration_time'?"
+    warnings: list[Problem] = []
+    assert load_domain(bad, warnings).session_config == SessionConfig()
+    assert find(warnings, "unknown key").hint == "did you mean 'session_expiration_time'?"
     negative = write("neg.yml", "session_config:\n  session_expiration_time: -1\n")
     assert find(load_error(negative), "must not be negative").source.line == 2
 
@@ -481,3 +480,39 @@ def test_environment_variables_are_expanded_except_in_responses(
 def test_a_missing_domain_is_an_error(tmp_path: Path) -> None:
     problem = load_error(tmp_path / "nowhere").problems[0]
     assert "does not exist" in problem.message and problem.hint
+
+
+def test_keys_the_reference_reads_past_are_warnings(write: Write) -> None:
+    """Response variations, forms and action properties with keys Tandem does not know load
+    (as they do for the reference), with one warning each naming the file and line."""
+    path = write(
+        "domain.yml",
+        """\
+        responses:
+          utter_hi:
+            - text: hi
+              voice: friendly
+        forms:
+          f:
+            required_slots: [s]
+            description: asks for s
+        slots:
+          s:
+            type: text
+            mappings: [{type: from_text}]
+        actions:
+          - action_x:
+              send_domain: true
+              timeout: 5
+        """,
+    )
+    warnings: list[Problem] = []
+    domain = load_domain(path, warnings)
+    assert domain.responses["utter_hi"] == ({"text": "hi", "voice": "friendly"},)
+    assert domain.forms["f"].required_slots == ("s",)
+    assert "action_x" in domain.send_domain_actions
+    assert [(w.source.line, w.message) for w in warnings] == [
+        (4, "unknown key 'voice' in a variation of response 'utter_hi' is ignored"),
+        (8, "unknown key 'description' in form 'f' is ignored"),
+        (16, "unknown key 'timeout' in action 'action_x' is ignored"),
+    ]

@@ -142,19 +142,22 @@ def domain_from_yaml(data: YamlMap, problems: list[Problem]) -> Domain:
         return _slot(name, value, at, sources, problems)
 
     def form(name: str, value: Any, at: Source) -> Form:
-        return _form(name, value, at, sources)
+        return _form(name, value, at, sources, problems)
 
     def intent(name: str, properties: YamlMap | None, at: Source) -> IntentConfig:
         return _intent(name, properties, at, problems)
+
+    def action(name: str, properties: YamlMap | None, at: Source) -> bool:
+        return _action(name, properties, at, problems)
 
     section("intents", lambda v, at: _names(v, at, "intent", intent, sources, problems))
     section("entities", lambda v, at: _names(v, at, "entity", _entity, sources, problems))
     section("slots", lambda v, at: _entries(v, at, "slot", slot, sources, problems))
     section("responses", lambda v, at: read_responses(v, at, sources, problems))
     section("forms", lambda v, at: _entries(v, at, "form", form, sources, problems))
-    section("actions", lambda v, at: _names(v, at, "action", _action, sources, problems))
-    section("session_config", _session_config)
-    section("config", _store_entities_as_slots)
+    section("actions", lambda v, at: _names(v, at, "action", action, sources, problems))
+    section("session_config", lambda v, at: _session_config(v, at, problems))
+    section("config", lambda v, at: _store_entities_as_slots(v, at, problems))
     section("e2e_actions", lambda v, at: as_list(v, at, "`e2e_actions`"))
 
     actions = fields.pop("actions", {})
@@ -173,8 +176,8 @@ def domain_from_yaml(data: YamlMap, problems: list[Problem]) -> Domain:
     )
 
 
-def _store_entities_as_slots(value: Any, at: Source) -> bool:
-    config = as_map(value, at, "`config`", DOMAIN_CONFIG_KEYS)
+def _store_entities_as_slots(value: Any, at: Source, warnings: list[Problem]) -> bool:
+    config = as_map(value, at, "`config`", DOMAIN_CONFIG_KEYS, warnings=warnings)
     key = "store_entities_as_slots"
     return bool(expect(config.get(key, True), bool, config.at(key), f"`{key}`"))
 
@@ -280,11 +283,11 @@ def _entity(name: str, properties: YamlMap | None, source: Source) -> EntityConf
     )
 
 
-def _action(name: str, properties: YamlMap | None, source: Source) -> bool:
+def _action(name: str, properties: YamlMap | None, source: Source, warnings: list[Problem]) -> bool:
     """Whether the action wants the domain sent along with every call."""
     if properties is None:
         return False
-    as_map(properties, source, f"action '{name}'", ACTION_KEYS)
+    as_map(properties, source, f"action '{name}'", ACTION_KEYS, warnings=warnings)
     return bool(expect(properties.get("send_domain", False), bool, source, "`send_domain`"))
 
 
@@ -524,13 +527,15 @@ def _conditions(mapping: YamlMap, what: str) -> tuple[MappingCondition, ...]:
     return tuple(conditions)
 
 
-def _form(name: str, value: Any, source: Source, sources: dict[str, Source]) -> Form:
+def _form(
+    name: str, value: Any, source: Source, sources: dict[str, Source], warnings: list[Problem]
+) -> Form:
     what = f"form '{name}'"
     if value is None:
         return Form()
     ignored: tuple[str, ...] = ()
     if isinstance(value, dict) and any(key in value for key in FORM_KEYS):
-        form = as_map(value, source, what, FORM_KEYS)
+        form = as_map(value, source, what, FORM_KEYS, warnings=warnings)
         required, at = form.get("required_slots"), form.at("required_slots")
         if form.get("ignored_intents") is not None:
             at_ignored = form.at("ignored_intents")
@@ -555,8 +560,8 @@ def _form(name: str, value: Any, source: Source, sources: dict[str, Source]) -> 
     return Form(required_slots=tuple(slots), ignored_intents=ignored)
 
 
-def _session_config(value: Any, at: Source) -> SessionConfig:
-    data = as_map(value, at, "`session_config`", SESSION_KEYS)
+def _session_config(value: Any, at: Source, warnings: list[Problem]) -> SessionConfig:
+    data = as_map(value, at, "`session_config`", SESSION_KEYS, warnings=warnings)
     defaults = SessionConfig()
     minutes = data.get("session_expiration_time", defaults.session_expiration_time)
     minutes = expect(
@@ -590,17 +595,22 @@ def read_responses(
     responses = {}
     for name, variations in entries.items():
         with gather(problems):
-            responses[str(name)] = _variations(str(name), variations, entries.at(name))
+            responses[str(name)] = _variations(str(name), variations, entries.at(name), problems)
             sources[f"response:{name}"] = entries.at(name)
     return responses
 
 
-def _variations(name: str, value: Any, source: Source) -> tuple[Mapping[str, Any], ...]:
+def _variations(
+    name: str, value: Any, source: Source, warnings: list[Problem]
+) -> tuple[Mapping[str, Any], ...]:
+    """The variations of a response; keys the format does not name are kept, with a warning
+    (the reference's schema allows them)."""
     items = as_list(value, source, f"response '{name}'")
     variations = []
     for index, item in enumerate(items):
         at = items.at(index)
-        variation = as_map(item, at, f"a variation of response '{name}'", VARIATION_KEYS)
+        what = f"a variation of response '{name}'"
+        variation = as_map(item, at, what, VARIATION_KEYS, warnings=warnings)
         if not any(variation.get(key) is not None for key in CONTENT_KEYS):
             raise ProjectError(
                 at,

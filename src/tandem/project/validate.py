@@ -258,8 +258,8 @@ def check_slot_mappings(project: Project) -> Iterator[Problem]:
             for intent in (*mapping.intent, *mapping.not_intent):
                 if intent not in domain.intents:
                     # The reference warns (projects list form names here, for one).
-                    problem = _undeclared("intent", intent, domain.intents, at(index), "intents")
-                    yield dataclasses.replace(problem, severity="warning")
+                    undeclared = _undeclared("intent", intent, domain.intents, at(index), "intents")
+                    yield dataclasses.replace(undeclared, severity="warning")
             for condition in mapping.conditions:
                 loop = condition.active_loop
                 if loop is not MISSING and loop is not None and loop not in domain.forms:
