@@ -20,7 +20,8 @@ def test_logistic_regression_ranks_all_intents_with_probabilities() -> None:
     assert result["intent"]["name"] == "thank"
     ranking = result["intent_ranking"]
     assert ranking[0]["name"] == "thank" and len(ranking) == 3
-    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0, abs=1e-5)
+    # The near-miss label's share is left out: a message unlike the examples sums to less.
+    assert 0.5 < sum(r["confidence"] for r in ranking) < 1.0
     assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
     assert result["intent"] == ranking[0]
 
@@ -37,8 +38,9 @@ def test_max_iter_and_tol_stop_training_early() -> None:
     assert (
         train(classifier(max_iter=1), nlu).parse("hello")["intent"]["confidence"] < confident - 0.2
     )
+    # Untrained: uniform over the three intents and the near-miss label.
     assert train(classifier(tol=10.0), nlu).parse("hello")["intent"]["confidence"] == pytest.approx(
-        1 / 3
+        1 / 4
     )
 
 
@@ -150,7 +152,7 @@ def test_fallback_without_any_intent() -> None:
 
 def test_fallback_in_a_pipeline() -> None:
     nlu = data(greetings())
-    pipeline = train([*INTENT_PIPELINE, ("FallbackClassifier", {"threshold": 0.99})], nlu)
+    pipeline = train([*INTENT_PIPELINE, ("FallbackClassifier", {"threshold": 0.999})], nlu)
     result = pipeline.parse("hello")
-    assert result["intent"] == {"name": "nlu_fallback", "confidence": 0.99}
+    assert result["intent"] == {"name": "nlu_fallback", "confidence": 0.999}
     assert result["intent_ranking"][1]["name"] == "greet"

@@ -44,6 +44,9 @@ class Component:
     provides: ClassVar[frozenset[str]] = frozenset()
     # True when process() must be awaited (it does I/O); the pipeline then has no sync parse.
     is_async: ClassVar[bool] = False
+    # True for intent classifiers: train() also gets near misses of the examples, labelled
+    # ``near_misses.REJECTION_LABEL``, to learn what a message unlike every example is.
+    learns_rejection: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any], *, language: str) -> None:
         self.config = dict(options)  # as written in the config, for persisting the pipeline

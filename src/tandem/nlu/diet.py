@@ -14,6 +14,7 @@ from tandem.nlu.crf_extractor import check_split_by_comma
 from tandem.nlu.intent_classifier import intent_targets, set_intent
 from tandem.nlu.logistic import IntentModel
 from tandem.nlu.message import Message
+from tandem.nlu.near_misses import is_near_miss
 from tandem.nlu.storage import Store
 from tandem.nlu.tagger import DEFAULT_FEATURES, EntityTagger
 from tandem.project.training_data import NluData
@@ -94,6 +95,7 @@ class DIETClassifier(Component):
     ignored = NEURAL_NETWORK_OPTIONS
     needs = frozenset({"features"})
     provides = frozenset({"intent", "entities"})
+    learns_rejection = True
 
     def __init__(self, options: dict[str, Any], *, language: str) -> None:
         super().__init__(options, language=language)
@@ -127,7 +129,7 @@ class DIETClassifier(Component):
             if chosen:
                 self.intents.fit(chosen, labels, parts)
         if self.options["entity_recognition"]:
-            self.tagger.fit(messages)
+            self.tagger.fit([message for message in messages if not is_near_miss(message)])
 
     def process(self, message: Message) -> None:
         if self.options["intent_classification"] and self.intents.labels:

@@ -56,6 +56,7 @@ class LogisticRegressionClassifier(Component):
     choices = {"solver": ("lbfgs", "newton-cg", "newton-cholesky", "sag", "saga", "liblinear")}
     needs = frozenset({"features"})
     provides = frozenset({"intent"})
+    learns_rejection = True
 
     def __init__(self, options: dict[str, Any], *, language: str) -> None:
         super().__init__(options, language=language)

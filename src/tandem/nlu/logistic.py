@@ -5,6 +5,15 @@ block is sublinear-tf (1 + log count) times smoothed idf, then l2-normalised on 
 a long text or a featurizer with many columns does not drown the others. Classes are weighted
 inversely to their frequency so that a rare intent is not ignored.
 
+The near misses that intent classifiers also learn from (``tandem.nlu.near_misses``) form one
+more label, which weighs ``_REJECTION_WEIGHT`` times an intent and never appears in a ranking:
+the probability it takes is what makes a message unlike every example unconfident.
+
+Confidences are calibrated by temperature scaling: logits are divided by a temperature fitted
+to the project's own data, the one under which models trained without some of the examples
+predict those examples with the least cross-entropy (5-fold cross-validation; one fold for
+large data sets). A near miss is held out with the example it was made from.
+
 Labels made of sub-intents (``greet+ask`` split by the tokenizer's intent_tokenization_flag)
 share weights: the weight vector of a label is the sum of its sub-intents' vectors, so what is
 learned about ``greet`` also helps ``greet+ask``.
@@ -12,16 +21,28 @@ learned about ``greet`` also helps ``greet+ask``.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
 from tandem.nlu import lbfgs
 from tandem.nlu.message import Message
+from tandem.nlu.near_misses import NEAR_MISS_OF, REJECTION_LABEL
 from tandem.nlu.storage import Store
 
 # Inverse L2 strength per training example (sklearn's C); tuned on the BANKING77 and
 # CLINC150 validation splits.
 _C = 7.5
+# How much the near-miss label weighs, in intents; chosen on the BANKING77 and CLINC150
+# validation splits and the fixture projects (see the README's NLU benchmark).
+_REJECTION_WEIGHT = 2.0
+_FOLDS = 5
+# Above this many examples one held-out fold is enough to fit the temperature.
+_ALL_FOLDS_UP_TO = 5000
+# Too few examples to hold any out: no calibration.
+_MIN_EXAMPLES = 10
 
 
 class IntentModel:
@@ -34,6 +55,7 @@ class IntentModel:
         self.offsets = np.zeros(1, dtype=np.int64)  # column where each featurizer block starts
         self.weights = np.zeros((0, 0), dtype=np.float32)
         self.bias = np.zeros(0, dtype=np.float32)
+        self.temperature = 1.0
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -69,14 +91,24 @@ class IntentModel:
         index = {label: k for k, label in enumerate(self.labels)}
         y = np.array([index[label] for label in labels])
         sharing = _sharing_matrix(self.labels, label_parts)
-        self.weights, self.bias = _fit(
-            x.astype(np.float32), y, len(self.labels), sharing, self.max_iter, self.tol
+        label_weight = np.array(
+            [_REJECTION_WEIGHT if label == REJECTION_LABEL else 1.0 for label in self.labels],
+            dtype=np.float32,
         )
+        x = x.astype(np.float32)
+
+        def fit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _fit(x[rows], y[rows], label_weight, sharing, self.max_iter, self.tol)
+
+        real = np.array([label != REJECTION_LABEL for label in labels])
+        self.temperature = _held_out_temperature(x, y, _folds(messages), real, fit)
+        self.weights, self.bias = fit(np.arange(len(y)))
 
     # -- prediction ----------------------------------------------------------------------------
 
     def rank(self, message: Message) -> list[tuple[str, float]]:
-        """All labels with their probability, most probable first."""
+        """All labels with their probability, most probable first; the rejection label's
+        share is left out, so the probabilities sum to less than one for a near miss."""
         if not self.labels:
             return []
         logits = self.bias.copy()
@@ -88,10 +120,15 @@ class IntentModel:
                 values = (1.0 + np.log(block.data)) * self.idf[columns]
                 values /= np.sqrt(np.dot(values, values))
                 logits += values @ self.weights[columns]
+        logits /= self.temperature
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         order = np.argsort(-probabilities, kind="stable")
-        return [(self.labels[k], float(probabilities[k])) for k in order]
+        return [
+            (self.labels[k], float(probabilities[k]))
+            for k in order
+            if self.labels[k] != REJECTION_LABEL
+        ]
 
     def persist(self, store: Store) -> None:
         store.write_json("labels", self.labels)
@@ -99,6 +136,7 @@ class IntentModel:
         store.write_array("offsets", self.offsets)
         store.write_array("weights", self.weights)
         store.write_array("bias", self.bias)
+        store.write_json("temperature", self.temperature)
 
     def restore(self, store: Store) -> None:
         self.labels = store.read_json("labels")
@@ -106,6 +144,62 @@ class IntentModel:
         self.offsets = store.read_array("offsets")
         self.weights = store.read_array("weights")
         self.bias = store.read_array("bias")
+        self.temperature = float(store.read_json("temperature"))
+
+
+def _folds(messages: list[Message]) -> np.ndarray:
+    """Each message's cross-validation fold, by the text of its example (a near miss goes with
+    the example it was made from, so that no fold learns what it is tested on)."""
+    keys = [
+        str(m.example.metadata.get(NEAR_MISS_OF, m.example.text)) if m.example else m.text
+        for m in messages
+    ]
+    return np.array([zlib.crc32(key.encode()) % _FOLDS for key in keys])
+
+
+def _held_out_temperature(
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    folds: np.ndarray,
+    real: np.ndarray,
+    fit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> float:
+    """The temperature under which held-out examples (``real`` ones: near misses only train)
+    get the least cross-entropy."""
+    if real.sum() < _MIN_EXAMPLES or len(np.unique(y[real])) < 2:
+        return 1.0
+    tested = range(_FOLDS) if real.sum() <= _ALL_FOLDS_UP_TO else range(1)
+    logits, targets = [], []
+    for fold in tested:
+        held_out = (folds == fold) & real
+        if not held_out.any() or held_out.sum() == real.sum():
+            continue
+        weights, bias = fit(np.flatnonzero(folds != fold))
+        logits.append(x[held_out] @ weights + bias)
+        targets.append(y[held_out])
+    if not logits:
+        return 1.0
+    return _temperature(np.vstack(logits), np.concatenate(targets))
+
+
+def _temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Golden-section search of log T in [1/20, 20] for the least mean cross-entropy."""
+
+    def loss(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_total = np.log(np.exp(z).sum(axis=1))
+        return float(np.mean(log_total - z[np.arange(len(targets)), targets]))
+
+    low, high = -np.log(20.0), np.log(20.0)
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(40):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        if loss(a) < loss(b):
+            high = b
+        else:
+            low = a
+    return float(np.exp((low + high) / 2.0))
 
 
 def _sharing_matrix(labels: list[str], parts: dict[str, tuple[str, ...]]) -> np.ndarray | None:
@@ -129,16 +223,22 @@ def _sharing_matrix(labels: list[str], parts: dict[str, tuple[str, ...]]) -> np.
 def _fit(
     x: sp.csr_matrix,
     y: np.ndarray,
-    n_labels: int,
+    label_weight: np.ndarray,
     sharing: np.ndarray | None,
     max_iter: int,
     tol: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weights (features x labels) and bias minimising class-weighted mean cross-entropy + L2."""
+    """Weights (features x labels) and bias minimising class-weighted mean cross-entropy + L2.
+
+    Every label weighs the same in total (times its ``label_weight``), however many
+    examples it has.
+    """
     n, d = x.shape
+    n_labels = len(label_weight)
     m = n_labels if sharing is None else sharing.shape[1]
     counts = np.bincount(y, minlength=n_labels)
-    sample_weight = (n / (n_labels * counts[y]) / n).astype(np.float32)  # balanced, mean
+    balanced = n / (n_labels * counts[y]) / n  # mean over examples
+    sample_weight = (balanced * label_weight[y]).astype(np.float32)
     l2 = np.float32(1.0 / (_C * n))
     xt = x.T.tocsr()
 

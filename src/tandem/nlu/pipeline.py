@@ -11,6 +11,7 @@ from typing import Any
 from tandem.nlu import registry
 from tandem.nlu.component import Component, NluError
 from tandem.nlu.message import Message
+from tandem.nlu.near_misses import near_miss_messages
 from tandem.nlu.slash import parse_slash_message
 from tandem.nlu.storage import Store
 from tandem.project import config
@@ -18,7 +19,8 @@ from tandem.project.training_data import NluData
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = 1
+# 2: intent models learn near misses and store their temperature.
+_FORMAT = 2
 _MANIFEST = "pipeline.json"
 
 # What `rasa train` fills in for an empty `pipeline:`, as (name, options) pairs.
@@ -82,8 +84,19 @@ class NluPipeline:
             components = DEFAULT_PIPELINE
         built = build(components, language=language)
         messages = [Message(example.text, example=example) for example in data.examples]
-        for component in built:
-            component.train(messages, data)
+        near_misses: list[Message] | None = None
+        for index, component in enumerate(built):
+            if not component.learns_rejection:
+                component.train(messages, data)
+                continue
+            if near_misses is None:
+                # Made once, after the tokenizer has split the examples, and featurized by the
+                # components before this one as any message to parse would be.
+                near_misses = near_miss_messages(messages)
+                for earlier in built[:index]:
+                    for message in near_misses:
+                        earlier.process(message)
+            component.train(messages + near_misses, data)
         return cls(built, language=language)
 
     # -- parsing -------------------------------------------------------------------------------
@@ -142,7 +155,10 @@ class NluPipeline:
         """Read a persisted pipeline. Only Tandem's own component classes are ever built."""
         manifest = json.loads((directory / _MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("format") != _FORMAT:
-            raise NluError(f"{directory}: unsupported NLU model format {manifest.get('format')!r}")
+            raise NluError(
+                f"{directory}: NLU model format {manifest.get('format')!r} is not {_FORMAT}; "
+                "train the model again with this version (`tandem train --force`)"
+            )
         language = manifest["language"]
         components = build(
             [(c["name"], c["options"]) for c in manifest["components"]], language=language
