@@ -4,9 +4,11 @@ Trains the default intent pipeline - the tokenizer, featurizers and classifier o
 ``config.yml`` that ``tandem init`` writes: WhitespaceTokenizer, word CountVectorsFeaturizer
 (1-2 grams), char_wb 1-4 CountVectorsFeaturizer, LogisticRegressionClassifier - on each
 dataset's train split and reports test accuracy, macro-F1, training time, parse latency
-(p50/p99), model size on disk and, for CLINC150, out-of-scope recall of the FallbackClassifier
-over a threshold sweep. The same is reported for word unigrams (the featurizers `rasa train`
-auto-configures for an empty pipeline).
+(p50/p99), model size on disk, the expected calibration error (15 bins) and, for CLINC150,
+out-of-scope recall of the FallbackClassifier over a threshold sweep (the share of its `oos`
+test messages whose top confidence is below the threshold, and the in-scope accuracy left
+when messages under the threshold count as wrong). The same is reported for word unigrams
+(the featurizers `rasa train` auto-configures for an empty pipeline).
 
     .venv/bin/python bench/nlu_benchmark.py [--datasets BANKING77 CLINC150] [--out result.json]
 """
@@ -88,6 +90,20 @@ def macro_f1(gold: list[str], predicted: list[str]) -> float:
     return statistics.fmean(scores)
 
 
+def expected_calibration_error(confidences: list[float], correct: list[bool]) -> float:
+    """ECE over 15 equal-width confidence bins: how far confidence is from accuracy."""
+    bins = 15
+    error = 0.0
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        chosen = [(c, ok) for c, ok in zip(confidences, correct, strict=True) if low < c <= high]
+        if chosen:
+            mean_confidence = statistics.fmean(c for c, _ in chosen)
+            accuracy = statistics.fmean(ok for _, ok in chosen)
+            error += len(chosen) / len(confidences) * abs(mean_confidence - accuracy)
+    return error
+
+
 def latency_ms(pipeline: NluPipeline, texts: list[str]) -> dict[str, float]:
     for text in texts[:50]:  # warm-up
         pipeline.parse(text)
@@ -147,6 +163,8 @@ def run(name: str, root: Path, variant: str) -> dict[str, Any]:
     results = [pipeline.parse(text) for text, _ in test]
     gold = [label for _, label in test]
     predicted = [r["intent"]["name"] for r in results]
+    confidences = [r["intent"]["confidence"] for r in results]
+    correct = [g == p for g, p in zip(gold, predicted, strict=True)]
     report: dict[str, Any] = {
         "dataset": name,
         "pipeline": variant,
@@ -155,6 +173,8 @@ def run(name: str, root: Path, variant: str) -> dict[str, Any]:
         "intents": len({label for _, label in train}),
         "accuracy": round(sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold), 4),
         "macro_f1": round(macro_f1(gold, predicted), 4),
+        "ece": round(expected_calibration_error(confidences, correct), 4),
+        "mean_confidence": round(statistics.fmean(confidences), 4),
         "training_seconds": round(training_seconds, 2),
         "latency_ms": latency_ms(pipeline, [text for text, _ in test]),
         "model_mb": model_size_mb(pipeline),
