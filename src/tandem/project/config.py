@@ -99,7 +99,9 @@ def config_from_yaml(data: YamlMap, source: Source, problems: list[Problem]) -> 
 
     language = _optional(data, "language", str, problems)
     if data.get("language") is None:
-        problems.append(Problem(source, "no `language` given", "add e.g. `language: en`"))
+        # The reference trains without one too; English tokenization rules apply.
+        message = "no `language` given; en is used"
+        problems.append(Problem(source, message, "add e.g. `language: en`", "warning"))
     assistant_id = _optional(data, "assistant_id", str, problems)
     if assistant_id in (None, ASSISTANT_ID_PLACEHOLDER):
         problems.append(
