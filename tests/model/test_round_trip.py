@@ -31,9 +31,10 @@ class Case:
     root: Path
     config: str = "config.yml"
     data: tuple[str, ...] = ("data",)
+    domain: str = "domain"
 
     def load(self) -> Project:
-        return load_project(self.root, config=self.config, data=self.data)
+        return load_project(self.root, config=self.config, domain=self.domain, data=self.data)
 
 
 CASES = {
@@ -49,6 +50,10 @@ CASES = {
     "calm-patterns": Case(FIXTURES / "calm_patterns"),
     "coexist-intent-router": Case(FIXTURES / "coexist_intent_router"),
     "coexist-llm-router": Case(FIXTURES / "coexist_llm_router", data=("data/nlu", "data/calm")),
+    "pizza-triggers": Case(FIXTURES / "pizza_triggers"),
+    "pizza-triggers-intent-router": Case(
+        FIXTURES / "pizza_triggers", "config-intent-router.yml", domain="domain_coexistence"
+    ),
 }
 
 
