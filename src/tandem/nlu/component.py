@@ -89,6 +89,11 @@ class Component:
     def process(self, message: Message) -> None:
         """Add this component's output to a message being parsed."""
 
+    def process_many(self, messages: list[Message]) -> None:
+        """process() for each message; components that batch (encoders) do better."""
+        for message in messages:
+            self.process(message)
+
     async def process_async(self, message: Message) -> None:
         self.process(message)
 

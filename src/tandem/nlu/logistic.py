@@ -1,8 +1,9 @@
 """Multinomial logistic regression over sentence features: the model behind intent classifiers.
 
-Input weighting (a documented choice; the featurizers deliver raw counts): each featurizer's
-block is sublinear-tf (1 + log count) times smoothed idf, then l2-normalised on its own, so
-a long text or a featurizer with many columns does not drown the others. Classes are weighted
+Input weighting (a documented choice; the count featurizers deliver raw counts): each count
+featurizer's block is sublinear-tf (1 + log count) times smoothed idf, a dense block (an
+embedding) is taken as it is, and every block is l2-normalised on its own, so a long text or
+a featurizer with many columns does not drown the others. Classes are weighted
 inversely to their frequency so that a rare intent is not ignored.
 
 The near misses that intent classifiers also learn from (``tandem.nlu.near_misses``) form one
@@ -28,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tandem.nlu import lbfgs
-from tandem.nlu.message import Message
+from tandem.nlu.message import Features, Message
 from tandem.nlu.near_misses import NEAR_MISS_OF, REJECTION_LABEL
 from tandem.nlu.storage import Store
 
@@ -53,19 +54,22 @@ class IntentModel:
         self.labels: list[str] = []
         self.idf = np.zeros(0, dtype=np.float32)
         self.offsets = np.zeros(1, dtype=np.int64)  # column where each featurizer block starts
+        self.dense: list[bool] = []  # per block: an embedding, not counts
         self.weights = np.zeros((0, 0), dtype=np.float32)
         self.bias = np.zeros(0, dtype=np.float32)
         self.temperature = 1.0
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def _blocks(self, message: Message) -> list[sp.csr_matrix]:
-        return [f.sentence for f in message.features_from(self.origins) if f.sentence is not None]
+    def _features(self, message: Message) -> list[Features]:
+        return [f for f in message.features_from(self.origins) if f.sentence is not None]
 
-    def _weigh(self, block: sp.csr_matrix, first: int) -> sp.csr_matrix:
-        """One featurizer block as the classifier sees it: log tf x idf, unit length per row."""
+    def _weigh(self, block: sp.csr_matrix, first: int, dense: bool) -> sp.csr_matrix:
+        """One featurizer block as the classifier sees it: log tf x idf (counts) or the values
+        (an embedding), unit length per row."""
         block = block.astype(np.float32, copy=True)
-        block.data = (1.0 + np.log(block.data)) * self.idf[first + block.indices]
+        if not dense:
+            block.data = (1.0 + np.log(block.data)) * self.idf[first + block.indices]
         norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms) @ block, dtype=np.float32)
@@ -78,15 +82,21 @@ class IntentModel:
         """Learn from messages and their labels; ``label_parts`` maps labels to sub-intents."""
         self.labels = sorted(set(labels))
         # One matrix per featurizer: stacking rows of one width is cheap, mixing widths is not.
+        per_message = [self._features(message) for message in messages]
+        self.dense = [f.dense for f in per_message[0]] if per_message else []
         raws = [
-            sp.vstack(rows, format="csr") for rows in zip(*map(self._blocks, messages), strict=True)
+            sp.vstack([f.sentence for f in row], format="csr")
+            for row in zip(*per_message, strict=True)
         ]
         self.offsets = np.cumsum([0] + [r.shape[1] for r in raws]).astype(np.int64)
-        documents = [np.bincount(r.indices, minlength=r.shape[1]) for r in raws]
         self.idf = np.concatenate(
-            [np.log((1.0 + len(messages)) / (1.0 + df)) + 1.0 for df in documents] or [np.zeros(0)]
+            [_idf(r, len(messages), dense) for r, dense in zip(raws, self.dense, strict=True)]
+            or [np.zeros(0)]
         ).astype(np.float32)
-        weighed = [self._weigh(r, int(first)) for r, first in zip(raws, self.offsets, strict=False)]
+        weighed = [
+            self._weigh(r, int(first), dense)
+            for r, first, dense in zip(raws, self.offsets, self.dense, strict=False)
+        ]
         x = sp.hstack(weighed, format="csr") if weighed else sp.csr_matrix((len(messages), 0))
         index = {label: k for k, label in enumerate(self.labels)}
         y = np.array([index[label] for label in labels])
@@ -114,11 +124,13 @@ class IntentModel:
         logits = self.bias.copy()
         # The same weighting as _weigh(), on the raw arrays: scipy's per-call overhead would
         # cost more than the arithmetic for a single text.
-        for block, first in zip(self._blocks(message), self.offsets[:-1], strict=True):
-            if block.nnz:
+        features = self._features(message)
+        for f, first, dense in zip(features, self.offsets[:-1], self.dense, strict=True):
+            block = f.sentence
+            if block is not None and block.nnz:
                 columns = first + block.indices
-                values = (1.0 + np.log(block.data)) * self.idf[columns]
-                values /= np.sqrt(np.dot(values, values))
+                values = block.data if dense else (1.0 + np.log(block.data)) * self.idf[columns]
+                values = values / np.sqrt(np.dot(values, values))
                 logits += values @ self.weights[columns]
         logits /= self.temperature
         probabilities = np.exp(logits - logits.max())
@@ -134,6 +146,7 @@ class IntentModel:
         store.write_json("labels", self.labels)
         store.write_array("idf", self.idf)
         store.write_array("offsets", self.offsets)
+        store.write_json("dense", self.dense)
         store.write_array("weights", self.weights)
         store.write_array("bias", self.bias)
         store.write_json("temperature", self.temperature)
@@ -142,9 +155,18 @@ class IntentModel:
         self.labels = store.read_json("labels")
         self.idf = store.read_array("idf")
         self.offsets = store.read_array("offsets")
+        self.dense = store.read_json("dense")
         self.weights = store.read_array("weights")
         self.bias = store.read_array("bias")
         self.temperature = float(store.read_json("temperature"))
+
+
+def _idf(block: sp.csr_matrix, rows: int, dense: bool) -> np.ndarray:
+    """Smoothed idf of a count block's columns; an embedding's columns all weigh one."""
+    if dense:
+        return np.ones(block.shape[1])
+    documents = np.bincount(block.indices, minlength=block.shape[1])
+    return np.log((1.0 + rows) / (1.0 + documents)) + 1.0
 
 
 def _folds(messages: list[Message]) -> np.ndarray:

@@ -25,23 +25,27 @@ class Token:
 
 
 class Features:
-    """Sparse features of one message from one featurizer.
+    """Features of one message from one featurizer.
 
     ``sentence`` is a 1 x d row for the whole text (None for featurizers that only describe
     tokens); ``sequence`` is n_tokens x d. Sequence features are computed on first use because
     only entity taggers read them, and computing them for every parse would cost latency.
+    Rows are counts (weighed by the classifiers) unless ``dense``: an embedding, used as is.
     """
 
-    __slots__ = ("_sequence", "_sequence_of", "origin", "sentence")
+    __slots__ = ("_sequence", "_sequence_of", "dense", "origin", "sentence")
 
     def __init__(
         self,
         origin: str,
         sentence: sp.csr_matrix | None,
         sequence: Callable[[], sp.csr_matrix],
+        *,
+        dense: bool = False,
     ) -> None:
         self.origin = origin  # the featurizer's alias, or its component name
         self.sentence = sentence
+        self.dense = dense
         self._sequence_of = sequence
         self._sequence: sp.csr_matrix | None = None
 

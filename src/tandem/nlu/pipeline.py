@@ -94,8 +94,7 @@ class NluPipeline:
                 # components before this one as any message to parse would be.
                 near_misses = near_miss_messages(messages)
                 for earlier in built[:index]:
-                    for message in near_misses:
-                        earlier.process(message)
+                    earlier.process_many(near_misses)
             component.train(messages + near_misses, data)
         return cls(built, language=language)
 

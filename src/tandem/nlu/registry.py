@@ -13,6 +13,7 @@ from tandem.nlu.duckling import DucklingEntityExtractor
 from tandem.nlu.fallback import FallbackClassifier
 from tandem.nlu.intent_classifier import LogisticRegressionClassifier
 from tandem.nlu.keyword import KeywordIntentClassifier
+from tandem.nlu.language_model import LanguageModelFeaturizer
 from tandem.nlu.lexical_syntactic import LexicalSyntacticFeaturizer
 from tandem.nlu.regex_extractor import RegexEntityExtractor
 from tandem.nlu.regex_featurizer import RegexFeaturizer
@@ -28,6 +29,7 @@ COMPONENTS: Mapping[str, type[Component]] = {
         CountVectorsFeaturizer,
         LexicalSyntacticFeaturizer,
         RegexFeaturizer,
+        LanguageModelFeaturizer,
         LogisticRegressionClassifier,
         KeywordIntentClassifier,
         DIETClassifier,
@@ -55,7 +57,7 @@ NON_NLU_COMPONENTS = frozenset(
 )
 
 # Reference components Tandem does not provide: they need models Tandem does not run (spaCy,
-# MITIE, transformers...), or, for the multi-step generator, a second prompt design.
+# MITIE, ConveRT...), or, for the multi-step generator, a second prompt design.
 UNSUPPORTED_COMPONENTS = frozenset(
     {
         "MultiStepLLMCommandGenerator",
@@ -70,7 +72,6 @@ UNSUPPORTED_COMPONENTS = frozenset(
         "MitieEntityExtractor",
         "JiebaTokenizer",
         "ConveRTFeaturizer",
-        "LanguageModelFeaturizer",
         "SklearnIntentClassifier",
     }
 )
