@@ -71,7 +71,7 @@ def test_a_pipeline_of_command_generators_only_trains_no_nlu_components(starter:
         "policies:\n  - name: FlowPolicy\n  - name: RulePolicy\n"
     )
     archive = train(load_project(starter), starter / "models").archive
-    pipeline = NluPipeline.load(unpack_archive(archive) / NLU_DIR)
+    pipeline = NluPipeline.load(unpack_archive(archive, starter / "unpacked") / NLU_DIR)
     assert pipeline.components == []
     assert pipeline.parse("I want a large pepperoni")["intent"]["name"] is None
     assert pipeline.parse("/greet", intents={"greet"})["intent"]["name"] == "greet"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,16 +90,12 @@ def _load_data(path: Path) -> NluData:
 
 
 def _test_model(model: Path, data: NluData) -> Evaluation:
-    from tandem.model.archive import ArchiveError, newest_archive, unpack_archive
+    from tandem.model.archive import unpacked_model
     from tandem.model.training import NLU_DIR
     from tandem.nlu import NluPipeline
     from tandem.nlu.evaluation import entity_extractors, evaluate, predict
 
-    archive = newest_archive(model)
-    if archive is None:
-        raise ArchiveError(f"no model archive found at {model}; run `tandem train` first")
-    with tempfile.TemporaryDirectory(prefix="tandem-test-") as directory:
-        model_dir = unpack_archive(archive, Path(directory))
+    with unpacked_model(model) as (archive, model_dir):
         pipeline = NluPipeline.load(model_dir / NLU_DIR)
     print(f"Testing {archive} on {len(data.examples)} examples")
     return evaluate(predict(pipeline, data.examples), entity_extractors(pipeline))

@@ -12,10 +12,14 @@ import random
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 METADATA_FILE = "metadata.json"
+# Temporary folders an archive is unpacked into while a model loads.
+UNPACK_PREFIX = "tandem-model-"
 # Text and array formats only: loading a model never runs code from it. ``.md`` and ``.txt``
 # also cover the documents EnterpriseSearchPolicy answers from.
 DATA_SUFFIXES = frozenset({".json", ".yml", ".yaml", ".npy", ".npz", ".txt", ".md", ".jinja2"})
@@ -94,9 +98,19 @@ def write_archive(source_dir: Path, target: Path) -> Path:
     return target
 
 
-def unpack_archive(archive: Path, target_dir: Path | None = None) -> Path:
-    """Extract a model archive into ``target_dir`` (a new temporary directory by default)."""
-    target = target_dir or Path(tempfile.mkdtemp(prefix="tandem-model-"))
+@contextmanager
+def unpacked_model(model_path: Path) -> Iterator[tuple[Path, Path]]:
+    """The newest archive at ``model_path`` and a temporary folder holding its contents,
+    removed when the block ends (whether it returns or raises)."""
+    archive = newest_archive(model_path)
+    if archive is None:
+        raise ArchiveError(f"no model archive found at {model_path}; run `tandem train` first")
+    with tempfile.TemporaryDirectory(prefix=UNPACK_PREFIX) as folder:
+        yield archive, unpack_archive(archive, Path(folder))
+
+
+def unpack_archive(archive: Path, target: Path) -> Path:
+    """Extract a model archive into the folder ``target`` (the caller's to remove)."""
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar.getmembers():

@@ -15,7 +15,7 @@ from tandem.actions.forms import register_forms
 from tandem.actions.registry import ActionRegistry
 from tandem.calm.engine import uses_calm, with_calm
 from tandem.conversation.tracker import Tracker
-from tandem.model.archive import ArchiveError, newest_archive, read_metadata, unpack_archive
+from tandem.model.archive import read_metadata, unpacked_model
 from tandem.model.snapshot import load_snapshot
 from tandem.model.training import NLU_DIR, POLICIES_DIR
 from tandem.nlu.pipeline import NluPipeline
@@ -44,10 +44,14 @@ class MessageParser:
 
 
 def load_assistant(model_path: Path, endpoints: Endpoints | None = None) -> Assistant:
-    archive = newest_archive(model_path)
-    if archive is None:
-        raise ArchiveError(f"no model archive found at {model_path}; run `tandem train` first")
-    model_dir = unpack_archive(archive)
+    """The assistant of the newest archive at ``model_path``. The unpacked archive is gone
+    when this returns or raises: everything the assistant needs (weights, prompt templates,
+    documents) is read while it is built."""
+    with unpacked_model(model_path) as (_, model_dir):
+        return _assistant(model_dir, endpoints)
+
+
+def _assistant(model_dir: Path, endpoints: Endpoints | None) -> Assistant:
     metadata = read_metadata(model_dir)
     project = load_snapshot(model_dir, metadata)
     domain = project.domain
