@@ -158,7 +158,7 @@ def test_loading_refuses_unknown_components_and_formats(
         NluPipeline.load(tmp_path)
     manifest["format"] = 99
     (tmp_path / "pipeline.json").write_text(json.dumps(manifest))
-    with pytest.raises(NluError, match=r"NLU model format 99 is not 2; train the model again"):
+    with pytest.raises(NluError, match=r"NLU model format 99 is not 3; train the model again"):
         NluPipeline.load(tmp_path)
 
 

@@ -19,8 +19,9 @@ from tandem.project.training_data import NluData
 
 logger = logging.getLogger(__name__)
 
-# 2: intent models learn near misses and store their temperature.
-_FORMAT = 2
+# 2: intent models learn near misses and store their temperature; 3: and which of their
+# feature blocks are dense.
+_FORMAT = 3
 _MANIFEST = "pipeline.json"
 
 # What `rasa train` fills in for an empty `pipeline:`, as (name, options) pairs.

@@ -78,19 +78,29 @@ def conversation_id(request: web.Request) -> str:
 
 
 def check_conversation_id(value: str) -> str:
+    problem = conversation_id_problem(value)
+    if problem is not None:
+        raise bad_request(problem)
+    return value
+
+
+def conversation_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a conversation in every tracker store, or None."""
     if len(value) > MAX_CONVERSATION_ID_LENGTH:
-        raise bad_request(
-            f"The conversation id is longer than {MAX_CONVERSATION_ID_LENGTH} characters."
-        )
-    return check_text(value, "The conversation id")
+        return f"The conversation id is longer than {MAX_CONVERSATION_ID_LENGTH} characters."
+    if "\x00" in value:  # PostgreSQL text cannot hold it
+        return "The conversation id contains a NUL character."
+    if not _is_utf8(value):
+        return "The conversation id is not valid UTF-8 text."
+    return None
 
 
-def check_text(value: str, what: str) -> str:
+def _is_utf8(value: str) -> bool:
     try:
         value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise bad_request(f"{what} is not valid UTF-8 text.") from None
-    return value
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+    return True
 
 
 def include_events(request: web.Request, default: str = "AFTER_RESTART") -> str:

@@ -35,7 +35,7 @@ from tandem.server.channels import health
 from tandem.server.context import ServerContext
 from tandem.server.errors import ApiError
 from tandem.server.output import socketio_custom, socketio_payloads
-from tandem.server.requests import MAX_CONVERSATION_ID_LENGTH
+from tandem.server.requests import conversation_id_problem
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,9 @@ class SocketIOChannel:
             await self.sio.enter_room(sid, sender, namespace=self.namespace)
         else:
             sender = sid
-        if len(sender) > MAX_CONVERSATION_ID_LENGTH:
-            log.warning(
-                "socket.io message with a session id over %d characters dropped",
-                MAX_CONVERSATION_ID_LENGTH,
-            )
+        problem = conversation_id_problem(sender)
+        if problem is not None:
+            log.warning("socket.io message dropped: %s", problem)
             return
         message = UserMessage(
             data["message"].strip(),
