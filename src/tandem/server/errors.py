@@ -46,7 +46,13 @@ class ApiError(Exception):
         self.help_url = help_url
 
     def response(self) -> web.Response:
-        return error_response(self.status, self.reason, self.message, self.details, self.help_url)
+        response = error_response(
+            self.status, self.reason, self.message, self.details, self.help_url
+        )
+        if self.status == REQUEST_TIMEOUT:
+            # The rest of the body may still come: the connection cannot carry another request.
+            response.force_close()
+        return response
 
 
 def error_response(
@@ -66,6 +72,13 @@ def error_response(
         "code": status,
     }
     return web.json_response(body, status=status)
+
+
+REQUEST_TIMEOUT = 408
+
+
+def request_timeout(message: str) -> ApiError:
+    return ApiError(REQUEST_TIMEOUT, "RequestTimeout", message)
 
 
 def bad_request(message: str, details: dict[str, Any] | None = None) -> ApiError:

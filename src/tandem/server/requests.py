@@ -6,16 +6,19 @@ leaves half a change behind.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
 from tandem.conversation.tracker import VERBOSITIES
-from tandem.server.errors import bad_request
+from tandem.server.errors import bad_request, request_timeout
 
 # Tracker stores keep conversation ids in VARCHAR(255) columns (the reference's SQL layout).
 MAX_CONVERSATION_ID_LENGTH = 255
+# A client that announces a longer body than it sends would hold its handler until it hangs up.
+BODY_TIMEOUT = 10.0
 
 
 def _no_constants(name: str) -> Any:
@@ -23,8 +26,14 @@ def _no_constants(name: str) -> Any:
 
 
 async def read_json(request: web.Request, *, required: bool = True) -> Any:
-    """The body as JSON. Reading enforces the app's body limit (413 beyond it)."""
-    raw = await request.read()
+    """The body as JSON. Reading enforces the app's body limit (413 beyond it), and a body
+    that does not arrive within ``BODY_TIMEOUT`` seconds is a 408."""
+    try:
+        raw = await asyncio.wait_for(request.read(), BODY_TIMEOUT)
+    except TimeoutError:
+        raise request_timeout(
+            f"The request body did not arrive within {BODY_TIMEOUT:g} seconds."
+        ) from None
     if not raw.strip():
         if required:
             raise bad_request("The request has no body; a JSON body is required.")
