@@ -47,7 +47,9 @@ import pytest
 import redis.asyncio as redis
 from server_testkit import free_port, request, stop_gracefully
 
+from tandem.model.loading import open_processor
 from tandem.project.endpoints import load_endpoints
+from tandem.runtime.message import UserMessage
 from tandem.stores.factory import create_tracker_store
 
 POSTGRES_URL = os.environ.get(
@@ -181,6 +183,39 @@ async def test_sqlite_with_the_in_memory_lock_and_the_sql_broker(project: Path) 
     stored = await stored_events(project)
     check_trackers(conversations, stored)
     assert published(sql_broker_messages(project / "events.db")) == stored
+
+
+async def test_opening_and_closing_the_stores_leaves_nothing_open(
+    project: Path, services: Services
+) -> None:
+    """Load the model with PostgreSQL, the Redis lock and RabbitMQ, talk, close; again and
+    again: open files (every socket is one), asyncio tasks and PostgreSQL sessions of the
+    database are back where they were after each round."""
+    endpoints = project / "endpoints.yml"
+    endpoints.write_text(production_endpoints(services, "postgresql"))
+    model = project / "models" / "m.tar.gz"
+
+    async def round_trip() -> None:
+        processor = await open_processor(model, endpoints)
+        for index in range(10):
+            for text, _ in SCRIPT[:2]:
+                await processor.handle_message(UserMessage(text, sender_id=f"resources-{index}"))
+        await processor.aclose()
+
+    async def sessions() -> int:
+        postgres = await asyncpg.connect(POSTGRES_URL)
+        try:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+            return int(await postgres.fetchval(query, services.database))
+        finally:
+            await postgres.close()
+
+    await round_trip()  # creates the database and its table, warms the caches
+    before = (len(os.listdir("/proc/self/fd")), len(asyncio.all_tasks()), await sessions())
+    for _ in range(3):
+        await round_trip()
+        after = (len(os.listdir("/proc/self/fd")), len(asyncio.all_tasks()), await sessions())
+        assert after == before, "open files, tasks, PostgreSQL sessions"
 
 
 # -- talking to the server -------------------------------------------------------------------

@@ -31,6 +31,7 @@ _AMQP_FAILURES = (
     OSError,  # refused, reset, timed out
 )
 _MAX_UNPUBLISHED = 100_000  # messages kept for later while RabbitMQ is down
+_CLOSE_TIMEOUT = 5.0  # seconds for aio-pika's close callbacks
 
 
 class PikaEventBroker(EventBroker):
@@ -103,7 +104,13 @@ class PikaEventBroker(EventBroker):
             log.warning("%d events were never published to RabbitMQ", len(self._unpublished))
         if self._connection is not None:
             connection, self._connection, self._exchange = self._connection, None, None
+            # aio-pika runs its close callbacks as tasks of their own: wait for them, so that
+            # nothing of the broker is still running once close() has returned.
+            running = asyncio.all_tasks()
             await connection.close()
+            spawned = asyncio.all_tasks() - running
+            if spawned:
+                await asyncio.wait(spawned, timeout=_CLOSE_TIMEOUT)
 
     async def _send(self, exchange: AbstractExchange, body: bytes) -> None:
         message = aio_pika.Message(
