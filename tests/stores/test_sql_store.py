@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from tandem.conversation.tracker import Tracker
+from tandem.stores.errors import StoreUnavailable
 from tandem.stores.postgres_database import PostgresDatabase
 from tandem.stores.sql_store import SQLTrackerStore
 from tandem.stores.sqlite_database import SQLiteDatabase
@@ -98,3 +100,34 @@ async def _continue_old_conversation(store: SQLTrackerStore) -> None:
     assert [index for index, _ in rows] == [0, 1, 2, 3, 4]
     full = await store.retrieve_full("old")
     assert full is not None and full.get_slot("city") == "again"
+
+
+class CommitThenDrop(SQLiteDatabase):
+    """A database whose connection drops right after a save: committed or not, the saver
+    cannot tell from the answer."""
+
+    def __init__(self, path: Path, *, committed: bool) -> None:
+        super().__init__(path)
+        self.committed = committed
+
+    async def insert_many(self, sql: str, rows) -> None:  # type: ignore[no-untyped-def]
+        if self.committed:
+            await super().insert_many(sql, rows)
+        raise StoreUnavailable("the connection was closed in the middle of the operation")
+
+
+async def test_a_save_whose_connection_dropped_after_the_commit_counts_as_saved(
+    tmp_path: Path,
+) -> None:
+    """A client retrying a turn answered 503 would store it twice: the store looks first."""
+    tracker = Tracker("u", SLOTS, session("hi"))
+    committed = SQLTrackerStore(CommitThenDrop(tmp_path / "a.db", committed=True), SLOTS)
+    await committed.save(tracker)  # no error: the rows are there
+    stored = await committed.retrieve_full("u")
+    assert stored is not None and len(stored.events) == len(tracker.events)
+    lost = SQLTrackerStore(CommitThenDrop(tmp_path / "b.db", committed=False), SLOTS)
+    with pytest.raises(StoreUnavailable):
+        await lost.save(Tracker("u", SLOTS, session("hi")))
+    assert await lost.retrieve_full("u") is None
+    await committed.close()
+    await lost.close()

@@ -146,6 +146,10 @@ def _errors() -> Iterator[None]:
         raise DuplicateKey(str(error)) from error
     except (OSError, asyncpg.ConnectionDoesNotExistError) as error:  # incl. timeouts
         raise StoreUnavailable(f"PostgreSQL is unreachable: {error}") from error
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
+        # A connection the server ended in the middle of an operation (pg_terminate_backend,
+        # a restart): the driver reports it from whichever step was running.
+        raise StoreUnavailable(f"PostgreSQL ended the connection: {error}") from error
     except asyncpg.PostgresError as error:
         if str(getattr(error, "sqlstate", "") or "")[:2] in _UNAVAILABLE_CLASSES:
             raise StoreUnavailable(f"PostgreSQL cannot serve the request: {error}") from error

@@ -21,6 +21,7 @@ from typing import Any
 from tandem.conversation.events import ActionExecuted, Event, UserUttered
 from tandem.conversation.slots import Slot
 from tandem.names import ACTION_SESSION_START
+from tandem.stores.errors import StoreUnavailable
 from tandem.stores.sql_database import DuplicateKey, SchemaSession, SQLDatabase, identifier
 from tandem.stores.tracker_store import (
     StoredEvents,
@@ -28,6 +29,11 @@ from tandem.stores.tracker_store import (
     check_overlap,
     stored_events,
 )
+
+# Tries (and seconds between them, growing) at telling whether a save that lost its connection
+# was committed before it did.
+_CHECK_ATTEMPTS = 4
+_CHECK_PAUSE = 0.05
 
 
 class SQLTrackerStore(TrackerStore):
@@ -91,6 +97,12 @@ class SQLTrackerStore(TrackerStore):
                     self._insert, [(sender_id, position + i, *row) for i, row in enumerate(rows)]
                 )
                 return
+            except StoreUnavailable:
+                # The connection may have died after the commit: a client retrying this turn
+                # would store it twice. Look before failing (if the database answers).
+                if await self._stored_already(sender_id, position, rows):
+                    return
+                raise
             except DuplicateKey:  # positions taken: by these events, or a conflict
                 end = position + len(rows)
                 stored = [
@@ -101,6 +113,22 @@ class SQLTrackerStore(TrackerStore):
                 ]
                 check_overlap(sender_id, position, stored, [row[-1] for row in rows[: len(stored)]])
                 rows, position = rows[len(stored) :], position + len(stored)
+
+    async def _stored_already(
+        self, sender_id: str, position: int, rows: list[tuple[Any, ...]]
+    ) -> bool:
+        """Whether exactly ``rows`` are stored from ``position``; a few tries, as the database
+        that just dropped a connection may drop the next one too."""
+        for attempt in range(_CHECK_ATTEMPTS):
+            try:
+                stored = await self.database.fetch(
+                    self._select_range, sender_id, position, position + len(rows)
+                )
+            except StoreUnavailable:
+                await asyncio.sleep(_CHECK_PAUSE * (attempt + 1))
+                continue
+            return [data for (data,) in stored] == [row[-1] for row in rows]
+        return False
 
     async def count_events(self, sender_id: str) -> int | None:
         await self._prepare()
