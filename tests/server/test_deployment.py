@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -249,7 +250,7 @@ async def retrying_conversation(url: str, sender: str) -> int:
         return sum([await send_retrying(session, url, sender, text) for text in FAULT_MESSAGES])
 
 
-async def kill_redis_clients(services: Services) -> int:
+async def kill_redis_clients(services: Services, port: int) -> int:
     """CLIENT KILL every normal Redis connection (the lock store's)."""
     address = urlsplit(REDIS_URL)
     admin = redis.Redis(host=address.hostname or "localhost", port=address.port or 6379)
@@ -259,7 +260,7 @@ async def kill_redis_clients(services: Services) -> int:
         await admin.aclose()
 
 
-async def terminate_postgres_sessions(services: Services) -> int:
+async def terminate_postgres_sessions(services: Services, port: int) -> int:
     """pg_terminate_backend for every session of the tracker store's database."""
     postgres = await asyncpg.connect(POSTGRES_URL)
     try:
@@ -272,17 +273,27 @@ async def terminate_postgres_sessions(services: Services) -> int:
         await postgres.close()
 
 
+async def stop_a_worker(services: Services, port: int) -> int:
+    """SIGTERM to the worker that answers a status request: it finishes its turns and exits,
+    the other one serves on."""
+    _, status = await asyncio.to_thread(request, port, "GET", "/status")
+    os.kill(status["worker_pid"], signal.SIGTERM)
+    return 1
+
+
+# Each fault, and how many times it is injected (0.3 s apart).
 FAULTS = {
-    "redis CLIENT KILL": kill_redis_clients,
-    "pg_terminate_backend": terminate_postgres_sessions,
+    "redis CLIENT KILL": (kill_redis_clients, 5),
+    "pg_terminate_backend": (terminate_postgres_sessions, 5),
+    "SIGTERM to a worker": (stop_a_worker, 1),
 }
 
 
-async def repeatedly(fault: Any, services: Services, times: int = 5, every: float = 0.3) -> int:
+async def repeatedly(fault: Any, services: Services, port: int, times: int) -> int:
     done = 0
     for _ in range(times):
-        await asyncio.sleep(every)
-        done += await fault(services)
+        await asyncio.sleep(0.3)
+        done += await fault(services, port)
     return done
 
 
@@ -295,7 +306,8 @@ async def test_faults_lose_duplicate_and_reorder_nothing(
     senders = [f"{run}-fault-{i}" for i in range(FAULT_CONVERSATIONS)]
     with serving(project, 2, faults=True) as port:
         url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-        injector = asyncio.create_task(repeatedly(FAULTS[fault], services))
+        inject, times = FAULTS[fault]
+        injector = asyncio.create_task(repeatedly(inject, services, port, times))
         failures = await asyncio.gather(*(retrying_conversation(url, sender) for sender in senders))
         injected = await injector
     stored = await stored_events(project)
@@ -309,7 +321,7 @@ async def test_faults_lose_duplicate_and_reorder_nothing(
         texts != FAULT_MESSAGES for texts in said.values() if len(texts) == len(FAULT_MESSAGES)
     )
     print(
-        f"{fault}: {injected} connections cut, {sum(failures)} failed answers (retried), "
+        f"{fault}: {injected} cut or stopped, {sum(failures)} failed answers (retried), "
         f"lost {lost}, duplicated {duplicated}, reordered {reordered}"
     )
     assert injected > 0
