@@ -51,6 +51,7 @@ CASES = {
     "coexist-intent-router": Case(FIXTURES / "coexist_intent_router"),
     "coexist-llm-router": Case(FIXTURES / "coexist_llm_router", data=("data/nlu", "data/calm")),
     "pizza-triggers": Case(FIXTURES / "pizza_triggers"),
+    "pizza-triggers-dense": Case(FIXTURES / "pizza_triggers", "config-dense.yml"),
     "pizza-triggers-intent-router": Case(
         FIXTURES / "pizza_triggers", "config-intent-router.yml", domain="domain_coexistence"
     ),

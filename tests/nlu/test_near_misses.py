@@ -91,7 +91,7 @@ def test_a_near_miss_is_unconfident_and_an_example_is_not(monkeypatch: pytest.Mo
 
     gift, pizza = confidences()
     assert gift < 0.4 and pizza > 0.5
-    monkeypatch.setattr(logistic, "_REJECTION_WEIGHT", 0.0)  # near misses weigh nothing
+    monkeypatch.setattr(logistic, "_REJECTION_WEIGHTS", {"counts": 0.0})  # weigh nothing
     unrejected_gift, _ = confidences()
     assert unrejected_gift > gift + 0.2
 
