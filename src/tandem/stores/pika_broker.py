@@ -34,6 +34,12 @@ _MAX_UNPUBLISHED = 100_000  # messages kept for later while RabbitMQ is down
 _CLOSE_TIMEOUT = 5.0  # seconds for aio-pika's close callbacks
 
 
+def _is_amqp(task: asyncio.Task[Any]) -> bool:
+    """A task of aio-pika or aiormq (by where its coroutine is defined)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and ("aio_pika" in code.co_filename or "aiormq" in code.co_filename)
+
+
 class PikaEventBroker(EventBroker):
     """Publishes to a fanout exchange (``exchange_name``) that every queue in ``queues`` is
     bound to. Messages are persistent JSON, and each publish waits for the broker's confirm,
@@ -104,11 +110,11 @@ class PikaEventBroker(EventBroker):
             log.warning("%d events were never published to RabbitMQ", len(self._unpublished))
         if self._connection is not None:
             connection, self._connection, self._exchange = self._connection, None, None
-            # aio-pika runs its close callbacks as tasks of their own: wait for them, so that
-            # nothing of the broker is still running once close() has returned.
+            # aio-pika runs its close callbacks as tasks of their own: wait for them (and only
+            # them), so that nothing of the broker is still running once close() has returned.
             running = asyncio.all_tasks()
             await connection.close()
-            spawned = asyncio.all_tasks() - running
+            spawned = [task for task in asyncio.all_tasks() - running if _is_amqp(task)]
             if spawned:
                 await asyncio.wait(spawned, timeout=_CLOSE_TIMEOUT)
 

@@ -104,13 +104,7 @@ class SQLTrackerStore(TrackerStore):
                     return
                 raise
             except DuplicateKey:  # positions taken: by these events, or a conflict
-                end = position + len(rows)
-                stored = [
-                    d
-                    for (d,) in await self.database.fetch(
-                        self._select_range, sender_id, position, end
-                    )
-                ]
+                stored = await self._stored_data(sender_id, position, len(rows))
                 check_overlap(sender_id, position, stored, [row[-1] for row in rows[: len(stored)]])
                 rows, position = rows[len(stored) :], position + len(stored)
 
@@ -121,14 +115,17 @@ class SQLTrackerStore(TrackerStore):
         that just dropped a connection may drop the next one too."""
         for attempt in range(_CHECK_ATTEMPTS):
             try:
-                stored = await self.database.fetch(
-                    self._select_range, sender_id, position, position + len(rows)
-                )
+                stored = await self._stored_data(sender_id, position, len(rows))
             except StoreUnavailable:
                 await asyncio.sleep(_CHECK_PAUSE * (attempt + 1))
                 continue
-            return [data for (data,) in stored] == [row[-1] for row in rows]
+            return stored == [row[-1] for row in rows]
         return False
+
+    async def _stored_data(self, sender_id: str, position: int, count: int) -> list[Any]:
+        """The JSON of the events stored at ``position`` and the ``count - 1`` after it."""
+        rows = await self.database.fetch(self._select_range, sender_id, position, position + count)
+        return [data for (data,) in rows]
 
     async def count_events(self, sender_id: str) -> int | None:
         await self._prepare()
