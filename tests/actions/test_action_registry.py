@@ -46,6 +46,24 @@ def test_listing_a_default_action_makes_it_remote():
     assert isinstance(action, RemoteAction) and action.name == "action_restart"
 
 
+def test_utter_actions_listed_under_actions_utter_their_response():
+    # Public projects often declare their responses under `actions:` too; the reference
+    # utters them and never calls the action server for an `utter_` name.
+    domain = domain_of(
+        """
+        responses:
+          utter_greet: [{text: hi}]
+          utter_faq/ask_name: [{text: I am Tandem.}]
+        actions: [utter_greet, utter_faq, utter_undefined, action_lookup]
+        """
+    )
+    registry = ActionRegistry(domain)
+    for name in ("utter_greet", "utter_faq", "utter_undefined"):
+        assert isinstance(registry.get(name), ResponseAction), name
+        assert not domain.is_custom_action(name)
+    assert isinstance(registry.get("action_lookup"), RemoteAction)
+
+
 def test_registered_names_and_predicates():
     registry = ActionRegistry(DOMAIN)
     registry.register("booking_form", Marker)

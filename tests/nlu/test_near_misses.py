@@ -152,3 +152,31 @@ def test_calibration_lowers_the_expected_calibration_error() -> None:
     uncalibrated = ece()
     assert fitted < 1.0  # the uncalibrated model is underconfident here
     assert calibrated < uncalibrated - 0.03
+
+
+def test_retrieval_intents_make_near_misses_as_the_intent_the_classifier_learns() -> None:
+    # The classifier learns `faq`; "vpn" only tells the response selector which answer to give,
+    # so a question about something else is not a near miss of `faq`.
+    faqs = [
+        example("how do I set up the vpn", "faq/vpn"),
+        example("how can I use the vpn", "faq/vpn"),
+        example("how do I add a printer", "faq/printer"),
+        example("how can I find the printer", "faq/printer"),
+        example("how do I get on the wifi", "faq/wifi"),
+        example("how can I reach the wifi", "faq/wifi"),
+        example("hello", "greet"),
+        example("hi there", "greet"),
+    ]
+    near = near_miss_messages(tokenized(faqs))
+    swapped = {
+        original
+        for message in near
+        for original, word in zip(
+            message.example.metadata[NEAR_MISS_OF].lower().split(),  # type: ignore[union-attr]
+            message.text.split(),
+            strict=True,
+        )
+        if original != word
+    }
+    assert {"how", "i", "the"} <= swapped  # in most `faq` examples
+    assert not swapped & {"vpn", "printer", "wifi"}  # each in a third of them

@@ -378,6 +378,34 @@ def test_a_form_in_a_mapping_intent_list_and_the_two_stage_fallback_loop_are_acc
     assert find(problems, "intent 'name_form' is not declared").severity == "warning"
 
 
+def test_retrieval_actions_and_responses_declared_as_actions(validate) -> None:  # type: ignore[no-untyped-def]
+    """Rules speak of ``utter_chitchat`` when only ``utter_chitchat/<key>`` responses exist, and
+    projects list responses under ``actions:``; only an ``utter_`` action without any response
+    is worth a word (it says nothing)."""
+    domain = """\
+        intents: [greet, chitchat]
+        actions: [utter_greet, utter_chitchat, utter_forgotten]
+        responses:
+          utter_greet:
+            - text: hi
+          utter_chitchat/ask_name:
+            - text: I am a bot.
+        """
+    rules = """\
+        rules:
+          - rule: small talk
+            steps:
+              - intent: chitchat
+              - action: utter_chitchat
+        """
+    nlu = "nlu:\n  - intent: chitchat/ask_name\n    examples: |\n      - who are you\n"
+    problems = validate(domain, rules=rules, chitchat=nlu)
+    assert errors(problems) == []
+    assert [p.message for p in problems] == [
+        "action 'utter_forgotten' has no response of that name, so it says nothing"
+    ]
+
+
 PIPELINE_CONFIG = """\
 recipe: default.v1
 language: en

@@ -3,7 +3,7 @@
 Resolution order:
 
 1. names listed under the domain's ``actions`` run on the action server (this is also how a
-   project overrides a default action);
+   project overrides a default action), except ``utter_`` names, which are responses;
 2. implementations registered by later stages (forms, ``flow_<id>``, CALM patterns), exact
    names before predicates, each group in registration order;
 3. the built-in default actions, including ``action_extract_slots``;
@@ -19,7 +19,7 @@ from tandem.actions.base import Action
 from tandem.actions.custom import RemoteAction
 from tandem.actions.defaults import default_action
 from tandem.actions.extract_slots import ExtractSlotsAction
-from tandem.actions.responses import ResponseAction, is_retrieval_action
+from tandem.actions.responses import ResponseAction
 from tandem.project.domain import Domain
 
 ActionFactory = Callable[[str], Action]
@@ -75,8 +75,10 @@ class ActionRegistry:
         action = default_action(name)
         if action is not None:
             return action
-        if name in self.domain.responses or is_retrieval_action(name, self.domain):
+        if name in self.domain.responses or self.domain.is_retrieval_action(name):
             return ResponseAction(name)
+        if name.startswith(names.RESPONSE_PREFIX) and name in self.domain.actions:
+            return ResponseAction(name)  # declared without a response: utters nothing
         raise UnknownActionError(
             f"No action named '{name}': it is neither a default action, a response, nor listed "
             f"under 'actions' in the domain."

@@ -208,11 +208,6 @@ class ResponseAction(Action):
         return [] if selected is None else utter(selected, tracker, context)
 
 
-def is_retrieval_action(name: str, domain: Domain) -> bool:
-    prefix = name + "/"
-    return name.startswith(RESPONSE_PREFIX) and any(r.startswith(prefix) for r in domain.responses)
-
-
 def _selected_response(name: str, tracker: Tracker) -> str | None:
     selector = tracker.latest_message_dict().get("response_selector") or {}
     intent = name.removeprefix(RESPONSE_PREFIX)

@@ -7,9 +7,12 @@ order a pizza") takes that example's intent, confidently. Intent classifiers the
 learn a *rejection* label from near misses made out of the training data: each example with
 one of its characteristic words (one found in most examples of its intent, as "pizza",
 "order" and "want" are for a pizza order; never a word of an entity, whose values are open
-classes) replaced by an unknown made-up word. The probability the classifier gives the
-rejection label is left out of its ranking, so the intents of such a message get low
-confidences, and thresholds (``FallbackClassifier``, ``nlu_trigger``) can tell it apart.
+classes) replaced by an unknown made-up word. The intent is the one the classifier learns:
+for retrieval intents the whole ``faq``, not ``faq/vpn`` (whose "vpn" only tells the response
+selector which answer to give; a question about something else is still a question). The
+probability the classifier gives the rejection label is left out of its ranking, so the
+intents of such a message get low confidences, and thresholds (``FallbackClassifier``,
+``nlu_trigger``) can tell it apart.
 
 The made-up words shuffle the letters of a training word: unknown to the word featurizers,
 but with the character statistics of real words. A fixed seed keeps training deterministic."""
@@ -20,7 +23,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from tandem.nlu.message import Message
+from tandem.nlu.message import Message, base_intent
 from tandem.project.training_data import NluExample
 
 # An intent name no project uses (with spaces and brackets); never shown in a ranking.
@@ -49,7 +52,11 @@ def near_miss_messages(messages: Sequence[Message]) -> list[Message]:
     """
     rng = random.Random(_SEED)
     examples = [
-        (message.example.intent, message, [token.text.lower() for token in message.tokens or ()])
+        (
+            base_intent(message.example.intent),
+            message,
+            [t.text.lower() for t in message.tokens or ()],
+        )
         for message in messages
         if message.example is not None and message.example.intent
     ]

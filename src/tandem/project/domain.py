@@ -75,7 +75,7 @@ class Domain:
         groups = (
             names.DEFAULT_ACTIONS,
             self.actions,
-            sorted(r for r in self.responses if r.startswith(names.RESPONSE_PREFIX)),
+            sorted(self._response_actions),
             tuple(self.forms),
             tuple(names.FLOW_ACTION_PREFIX + flow_id for flow_id in self.flow_ids),
         )
@@ -87,17 +87,36 @@ class Domain:
         return tuple(ordered)
 
     @cached_property
+    def _response_actions(self) -> set[str]:
+        """``utter_`` responses, and for ``utter_faq/<key>`` also the retrieval action
+        ``utter_faq`` that stories and rules predict."""
+        uttered = {r for r in self.responses if r.startswith(names.RESPONSE_PREFIX)}
+        return uttered | {r.split("/", 1)[0] for r in uttered if "/" in r}
+
+    @cached_property
     def action_index(self) -> Mapping[str, int]:
         return {name: index for index, name in enumerate(self.action_names)}
 
     def is_custom_action(self, name: str) -> bool:
         """Declared under ``actions``: runs on the action server (a form listed there is
-        implemented by the action server instead of the built-in form action)."""
+        implemented by the action server instead of the built-in form action).
+
+        ``utter_`` names are the exception: the reference always utters their response, so
+        projects list them under ``actions`` only to declare them.
+        """
         return name in self._custom_actions
 
     @cached_property
     def _custom_actions(self) -> frozenset[str]:
-        return frozenset(self.actions)
+        return frozenset(a for a in self.actions if not a.startswith(names.RESPONSE_PREFIX))
+
+    def is_retrieval_action(self, name: str) -> bool:
+        """``utter_faq`` when responses ``utter_faq/<key>`` exist: it utters the response the
+        response selector chose."""
+        prefix = name + "/"
+        return name.startswith(names.RESPONSE_PREFIX) and any(
+            response.startswith(prefix) for response in self.responses
+        )
 
     def has_action(self, name: str) -> bool:
         return name in self.action_index or name in self.responses

@@ -233,11 +233,16 @@ def check_responses_of_actions(project: Project) -> Iterator[Problem]:
     """``utter_`` names listed under ``actions`` usually mean a response was forgotten."""
     domain = project.domain
     for action in domain.actions:
-        if action.startswith(names.RESPONSE_PREFIX) and action not in domain.responses:
+        if (
+            action.startswith(names.RESPONSE_PREFIX)
+            and action not in domain.responses
+            and not domain.is_retrieval_action(action)
+        ):
             yield Problem(
                 _domain_at(project, f"action:{action}"),
-                f"action '{action}' has no response of that name",
-                "add the response under `responses:` (or rename the custom action)",
+                f"action '{action}' has no response of that name, so it says nothing",
+                "add the response under `responses:`; a custom action needs a name without "
+                "`utter_`, as `utter_` actions never run on the action server",
                 "warning",
             )
 

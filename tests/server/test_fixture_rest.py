@@ -1,0 +1,51 @@
+"""A public-style NLU project served by ``tandem run`` and talked to over the REST channel.
+
+``helpdesk_faq`` (tests/fixtures/projects) declares its responses under ``actions:`` as many
+public projects do, answers retrieval intents through two ResponseSelectors, and has no
+action server: every answer below must come without one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+from server_testkit import request, running
+
+from tandem.cli.main import main
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "projects" / "helpdesk_faq"
+
+
+def say(port: int, sender: str, text: str) -> list[str]:
+    status, messages = request(
+        port, "POST", "/webhooks/rest/webhook", {"sender": sender, "message": text}
+    )
+    assert status == 200
+    return [m.get("text") for m in messages]
+
+
+def test_the_helpdesk_answers_over_rest_without_an_action_server(tmp_path: Path) -> None:
+    project = Path(shutil.copytree(FIXTURE, tmp_path / "helpdesk"))
+    with contextlib.chdir(project):
+        assert main(["train", "--fixed-model-name", "m"]) == 0
+    with running(project, "--enable-api") as port:
+        assert say(port, "u", "hello there")[0].startswith("Hi! I am the helpdesk assistant.")
+        assert say(port, "u", "how do I set up the vpn client") == [
+            "Install the VPN client from the software center and sign in with your work account."
+        ]
+        assert say(port, "u", "what's your name") == ["My name is Desk, the helpdesk bot."]
+        status, tracker = request(port, "GET", "/conversations/u/tracker")
+        assert status == 200
+        vpn = [e for e in tracker["events"] if e.get("text") == "how do I set up the vpn client"]
+        parse = vpn[0]["parse_data"]
+        assert parse["intent"]["name"] == "faq"
+        selected = parse["response_selector"]["faq"]["response"]
+        assert selected["intent_response_key"] == "faq/vpn"
+        bots = [e for e in tracker["events"] if e["event"] == "bot"]
+        assert [e["metadata"].get("utter_action") for e in bots] == [
+            "utter_greet",
+            "utter_faq/vpn",
+            "utter_chitchat/ask_name",
+        ]
