@@ -1,8 +1,8 @@
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from shared_files import ACCEPTANCE, require
 from tandem.calm.flows import (
     END,
     ActionStep,
@@ -19,8 +19,6 @@ from tandem.calm.flows import (
 from tandem.conversation.slots import Slot
 from tandem.project.errors import Problem, ProjectError
 from tandem.project.yaml import parse_yaml, read_yaml
-
-ACCEPTANCE = Path("/work/shared/acceptance")
 
 PATTERN_IDS = {
     "pattern_collect_information", "pattern_validate_slot", "pattern_correction",
@@ -528,9 +526,7 @@ def test_fingerprints_cover_every_flow() -> None:
 
 @pytest.fixture(params=["flows", "bank"])
 def acceptance(request) -> FlowsList:
-    path = ACCEPTANCE / request.param / "data" / "flows.yml"
-    if not path.exists():
-        pytest.skip("acceptance suite not available")
+    path = require(ACCEPTANCE / request.param / "data" / "flows.yml")
     return FlowsList.build(flows_from_yaml(read_yaml(path)))
 
 

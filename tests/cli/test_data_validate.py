@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from shared_files import ACCEPTANCE, require
 from tandem.cli.main import main
 
-BANK = Path(__file__).resolve().parents[3] / "shared" / "acceptance" / "bank"
-pytestmark = pytest.mark.skipif(
-    not BANK.is_dir(), reason="needs ../shared/acceptance beside the repository"
-)
+BANK = require(ACCEPTANCE / "bank")
 
 
 @pytest.fixture

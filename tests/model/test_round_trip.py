@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from project_diff import project_differences
 
+from shared_files import ACCEPTANCE, require
 from tandem.model.archive import read_metadata, unpack_archive
 from tandem.model.loading import load_assistant
 from tandem.model.snapshot import SNAPSHOT_DIR, load_snapshot
 from tandem.model.training import train
 from tandem.project.loader import Project, load_project
 
-ACCEPTANCE = Path(__file__).resolve().parents[3] / "shared" / "acceptance"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "projects"
 
 
@@ -34,6 +34,7 @@ class Case:
     domain: str = "domain"
 
     def load(self) -> Project:
+        require(self.root)
         return load_project(self.root, config=self.config, domain=self.domain, data=self.data)
 
 

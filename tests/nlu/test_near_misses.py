@@ -15,13 +15,12 @@ import numpy as np
 import pytest
 from nlu_testkit import INTENT_PIPELINE, data, example, train
 
+from shared_files import DATASETS, require
 from tandem.nlu import NluPipeline, logistic
 from tandem.nlu.message import Message
 from tandem.nlu.near_misses import NEAR_MISS_OF, REJECTION_LABEL, near_miss_messages
 from tandem.nlu.tokenizer import WhitespaceTokenizer
 from tandem.project.training_data import NluData, NluExample
-
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 ORDERS = [
     example("I want to order a pizza", "order_pizza"),
@@ -113,7 +112,7 @@ def test_too_few_examples_are_not_calibrated() -> None:
 
 
 def _split(name: str, split: str) -> list[tuple[str, str]]:
-    folder = DATASETS / name / split
+    folder = require(DATASETS / name / split)
     texts = (folder / "seq.in").read_text(encoding="utf-8").splitlines()
     return list(zip(texts, (folder / "label").read_text().splitlines(), strict=True))
 

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from project_testkit import Write
 
+from shared_files import ACCEPTANCE, require
 from tandem import names
 from tandem.project.errors import ProjectError
 from tandem.project.loader import load_project
 from tandem.project.validate import validate_project
-
-ACCEPTANCE = Path(__file__).resolve().parents[3] / "shared" / "acceptance"
 
 CONFIG = """\
 recipe: default.v1
@@ -36,7 +35,7 @@ policies:
     ],
 )
 def test_acceptance_assistants_load_and_validate(assistant: str, config: str) -> None:
-    project = load_project(ACCEPTANCE / assistant, config=config)
+    project = load_project(require(ACCEPTANCE / assistant), config=config)
     errors = [p for p in validate_project(project) if p.severity == "error"]
     assert errors == []
     assert project.data.nlu.examples
@@ -48,7 +47,7 @@ def test_acceptance_assistants_load_and_validate(assistant: str, config: str) ->
 
 
 def test_bank_project_parts() -> None:
-    project = load_project(ACCEPTANCE / "bank")
+    project = load_project(require(ACCEPTANCE / "bank"))
     domain = project.domain
     assert project.config.find("IntentBasedRouter") is not None
     assert project.endpoints.action_endpoint is not None

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from e2e_testkit import load, write
 
+from shared_files import ACCEPTANCE, require
 from tandem.project.errors import Problem, ProjectError
 from tandem.testing.assertions import BotUttered, FlowStarted, RoutedTo, SlotExpectation
 from tandem.testing.cases import (
@@ -17,8 +18,6 @@ from tandem.testing.cases import (
     UtterStep,
     load_test_cases,
 )
-
-ACCEPTANCE = Path(__file__).resolve().parents[3] / "shared" / "acceptance"
 
 
 def error_of(tmp_path: Path, text: str) -> str:
@@ -337,9 +336,8 @@ def test_folders_selection_and_non_test_files(tmp_path: Path) -> None:
         load_test_cases([str(tmp_path / "missing")])
 
 
-@pytest.mark.skipif(not ACCEPTANCE.is_dir(), reason="the acceptance suite is not checked out")
 def test_every_acceptance_test_file_is_read() -> None:
-    folders = sorted(str(p) for p in ACCEPTANCE.glob("*/e2e_tests*"))
+    folders = sorted(str(p) for p in require(ACCEPTANCE).glob("*/e2e_tests*"))
     cases = load_test_cases(folders)
     assert len(cases) == 48
     assert sum(not case.uses_assertions for case in cases) >= 5

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from shared_files import ACCEPTANCE, require
 from tandem.cli.main import main
 
-ACCEPTANCE = Path(__file__).resolve().parents[3] / "shared" / "acceptance"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "projects"
 
 
@@ -29,7 +29,8 @@ def oracle(unused_port: int) -> Iterator[Callable[[Path], int]]:
     servers: list[subprocess.Popen[bytes]] = []
 
     def start(oracle_file: Path) -> int:
-        command = [sys.executable, str(ACCEPTANCE / "tools" / "oracle_llm.py"), str(oracle_file)]
+        tool = require(ACCEPTANCE / "tools" / "oracle_llm.py")
+        command = [sys.executable, str(tool), str(oracle_file)]
         servers.append(subprocess.Popen([*command, "--port", str(unused_port)]))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
