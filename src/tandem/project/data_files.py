@@ -2,8 +2,9 @@
 
 Every YAML file below the data paths is read (recursively, sorted); one file may hold any
 of ``nlu``, ``responses``, ``stories``, ``rules`` and ``flows``. Files named ``test_*`` that
-hold stories or rules are test stories and are left out. Steps of stories and rules become
-the events a tracker would hold (plus ``Checkpoint``/``OrStep`` markers).
+hold stories or rules are test stories and are left out (``load_test_stories`` reads them).
+Steps of stories and rules become the events a tracker would hold (plus ``Checkpoint``/
+``OrStep`` markers).
 """
 
 from __future__ import annotations
@@ -114,6 +115,36 @@ def load_training_data(
     return collected.training_data(), collected.flows
 
 
+def load_test_stories(
+    paths: Iterable[Path | str],
+    slots: Mapping[str, Slot] | None = None,
+    warnings: list[Problem] | None = None,
+    *,
+    test_files_only: bool = False,
+) -> tuple[StoryBlock, ...]:
+    """The stories of the YAML files under ``paths`` (with ``test_files_only``, of the
+    ``test_*`` files only), read like training stories; user steps may carry their text.
+
+    Raises one ``ProjectError`` listing every problem (a missing path is one).
+    """
+    collected = _Collected(dict(slots or {}))
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            missing = Problem(
+                Source(str(path)), "the test stories path does not exist", "check the path"
+            )
+            collected.problems.append(missing)
+            continue
+        for file in yaml_files(path):
+            if test_files_only and not file.name.startswith(TEST_FILE_PREFIX):
+                continue
+            with gather(collected.problems):
+                collected.read_stories(file)
+    raise_errors(collected.problems, warnings)
+    return tuple(collected.stories)
+
+
 # -- entity annotations ------------------------------------------------------------------------
 
 
@@ -214,12 +245,7 @@ class _Collected:
         if path.name.startswith(TEST_FILE_PREFIX) and ("stories" in data or "rules" in data):
             return  # test stories are for `tandem test`, not training
         for key in ("nlu", "stories", "rules"):
-            if data.get(key) is not None:
-                with gather(self.problems):
-                    items = as_list(data[key], data.at(key), f"`{key}`")
-                    for index, item in enumerate(items):
-                        with gather(self.problems):
-                            self._read_item(key, item, items.at(index))
+            self._read_items(data, key)
         if "flows" in data or data.get("responses") is not None:
             self.runtime_files.append(path)
         if data.get("responses") is not None:
@@ -233,6 +259,21 @@ class _Collected:
         if "flows" in data:
             with gather(self.problems):
                 self.flows += flows_from_yaml(data)
+
+    def read_stories(self, path: Path) -> None:
+        """Only the ``stories`` of a file (test stories: other keys belong to other tools)."""
+        data = read_project_file(path, self.problems)
+        if data is not None:
+            self._read_items(data, "stories")
+
+    def _read_items(self, data: YamlMap, key: str) -> None:
+        if data.get(key) is None:
+            return
+        with gather(self.problems):
+            items = as_list(data[key], data.at(key), f"`{key}`")
+            for index, item in enumerate(items):
+                with gather(self.problems):
+                    self._read_item(key, item, items.at(index))
 
     def _read_item(self, key: str, item: Any, source: Source) -> None:
         if key == "nlu":
@@ -433,7 +474,8 @@ class _Collected:
         entities: list[dict[str, Any]] = []
         text = None
         if "user" in step:
-            written = expect(step["user"], str, step.at("user"), "a user message")
+            # Stripped as the reference strips it: `user: |` blocks end with a newline.
+            written = expect(step["user"], str, step.at("user"), "a user message").strip()
             text, annotations = parse_annotated(written, step.at("user"))
             entities += [annotation.as_dict() for annotation in annotations]
         elif intent is not None and "/" in intent:
@@ -447,8 +489,7 @@ class _Collected:
             intent = base
         if step.get("entities") is not None:
             entities += _story_entities(step["entities"], step.at("entities"))
-        parsed_intent = None if intent is None else {"name": intent, "confidence": 1.0}
-        return UserUttered.create(text, parsed_intent, entities)
+        return UserUttered.create(text, _gold_intent(intent), entities)
 
     def _slot_events(self, value: Any, source: Source) -> list[SlotSet]:
         items = as_list(value, source, "`slot_was_set`")
@@ -512,6 +553,17 @@ def _examples(value: Any, source: Source, problems: list[Problem]) -> list[tuple
         text = expect(example["text"], str, example.at("text"), "the text of an example")
         examples.append((text, plain(example.get("metadata")), items.at(index)))
     return examples
+
+
+def _gold_intent(intent: str | None) -> dict[str, Any] | None:
+    """A story's intent as the NLU gives it: ``faq/ask_name`` is intent ``faq`` with its
+    ``full_retrieval_intent_name`` (the policies know ``faq``)."""
+    if intent is None:
+        return None
+    parsed: dict[str, Any] = {"name": intent.split("/")[0], "confidence": 1.0}
+    if "/" in intent:
+        parsed["full_retrieval_intent_name"] = intent
+    return parsed
 
 
 def _story_entities(value: Any, source: Source) -> list[dict[str, Any]]:

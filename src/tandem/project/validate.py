@@ -128,8 +128,12 @@ def _story_events(block: StoryBlock) -> Iterator[tuple[Event, Source]]:
 
 def check_stories_and_rules(project: Project) -> Iterator[Problem]:
     """Intents, entities, actions, slots and forms used by stories and rules are declared."""
-    domain = project.domain
-    for block in (*project.data.stories, *project.data.rules):
+    return story_problems(project.domain, (*project.data.stories, *project.data.rules))
+
+
+def story_problems(domain: Domain, blocks: Iterable[StoryBlock]) -> Iterator[Problem]:
+    """The intents, entities, actions, slots and forms ``blocks`` use that ``domain`` lacks."""
+    for block in blocks:
         for event, at in _story_events(block):
             if isinstance(event, UserUttered):
                 intent = event.intent_name

@@ -1,0 +1,156 @@
+"""``tandem test core``: replay test stories against the dialogue policies of a model.
+
+Each story is replayed teacher-forced (``tandem.testing.stories``); ``--e2e`` also scores
+the NLU's reading of each user text. Writes, into ``--out``: ``story_report.json`` and
+``failed_test_stories.yml`` (``successful_test_stories.yml`` with ``--successes``); prints
+the stories that failed (file:line of each wrong step) and the accuracies. The exit status
+is 0 even when stories fail, as the reference's, unless ``--fail-on-prediction-errors``;
+it is 1 when the stories or the model cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tandem.runtime.assistant import Assistant
+    from tandem.testing.stories import StoryCase, StoryResult
+
+FAILED_FILE = "failed_test_stories.yml"
+SUCCESS_FILE = "successful_test_stories.yml"
+REPORT_FILE = "story_report.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "-s",
+        "--stories",
+        default="tests",
+        help="test stories: a YAML file or a folder of them (default: tests)",
+    )
+    parser.add_argument(
+        "-m", "--model", default="models", help="model archive or folder of them (default: models)"
+    )
+    parser.add_argument(
+        "--out", default="results", help="folder for the reports (default: results)"
+    )
+    parser.add_argument(
+        "--e2e",
+        action="store_true",
+        help="also compare the NLU's intent and entities of each user text with the story's "
+        "(reads only files named test_*)",
+    )
+    parser.add_argument("--successes", action="store_true", help=f"also write {SUCCESS_FILE}")
+    parser.add_argument("--no-errors", action="store_true", help=f"do not write {FAILED_FILE}")
+    parser.add_argument(
+        "--fail-on-prediction-errors",
+        action="store_true",
+        help="exit with status 1 if any story has a wrong prediction",
+    )
+    parser.add_argument(
+        "--no-plot", action="store_true", help="accepted for compatibility; nothing is plotted"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tandem.model.archive import ArchiveError
+    from tandem.model.loading import load_assistant
+    from tandem.project.errors import ProjectError
+
+    try:
+        assistant = load_assistant(Path(args.model))
+        cases = _cases(args, assistant)
+    except ProjectError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except (ArchiveError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if not cases:
+        only = " named test_*" if args.e2e else ""
+        print(
+            f"warning: no test stories found in files{only} under {args.stories}", file=sys.stderr
+        )
+    results = asyncio.run(_replay_all(assistant, cases, e2e=args.e2e))
+    _write(results, Path(args.out), successes=args.successes, errors=not args.no_errors)
+    _print(results)
+    print(f"\nReports written to {args.out}/")
+    failed = any(result.failed for result in results)
+    return 1 if failed and args.fail_on_prediction_errors else 0
+
+
+def _cases(args: argparse.Namespace, assistant: Assistant) -> list[StoryCase]:
+    from tandem.project.data_files import load_test_stories
+    from tandem.project.errors import Problem
+    from tandem.testing.stories import story_cases
+
+    if not assistant.policies:
+        raise ValueError(f"the model at {args.model} has no dialogue policies to test")
+    warnings: list[Problem] = []
+    stories = load_test_stories(
+        [args.stories], assistant.domain.slots, warnings, test_files_only=args.e2e
+    )
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return story_cases(stories, assistant.domain)
+
+
+async def _replay_all(
+    assistant: Assistant, cases: list[StoryCase], *, e2e: bool
+) -> list[StoryResult]:
+    from tandem.testing.stories import replay
+
+    return [
+        await replay(assistant, case, e2e=e2e, sender_id=f"test-story-{index}")
+        for index, case in enumerate(cases)
+    ]
+
+
+def _write(results: list[StoryResult], out: Path, *, successes: bool, errors: bool) -> None:
+    from tandem.testing.stories import stories_yaml, story_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    report = json.dumps(story_report(results), indent=2, ensure_ascii=False)
+    (out / REPORT_FILE).write_text(report + "\n", "utf-8")
+    if errors:
+        failed = [result for result in results if result.failed]
+        (out / FAILED_FILE).write_text(stories_yaml(failed, "No test story failed."), "utf-8")
+    if successes:
+        passed = [result for result in results if not result.failed]
+        (out / SUCCESS_FILE).write_text(stories_yaml(passed, "No test story passed."), "utf-8")
+
+
+def _print(results: list[StoryResult]) -> None:
+    from tandem.conversation.events import UserUttered
+    from tandem.nlu.evaluation import format_report
+    from tandem.testing.stories import story_report
+
+    for result in results:
+        if result.failed:
+            block = result.story.block
+            print(f"FAILED story '{block.name}' ({block.source})")
+            for step in result.failures:
+                print(f"  {step.source}: {step.mismatch()}")
+    passed = sum(not result.failed for result in results)
+    print(f"\nStories: {passed} passed, {len(results) - passed} failed (of {len(results)})")
+    scored = [step for result in results for step in result.steps if step.expected is not None]
+    for kind, steps in (
+        ("Actions", [s for s in scored if not isinstance(s.event, UserUttered)]),
+        (
+            "User turns (intent and entities)",
+            [s for s in scored if isinstance(s.event, UserUttered)],
+        ),
+    ):
+        if steps:
+            correct = sum(not step.failed for step in steps)
+            print(f"{kind}: {correct} / {len(steps)} correct ({correct / len(steps):.3f})")
+    report = story_report(results)
+    if report:
+        rows = {key: value for key, value in report.items() if key != "conversation_accuracy"}
+        print("\n" + format_report(rows, "label"))
