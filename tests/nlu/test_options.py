@@ -20,8 +20,8 @@ def test_unknown_component_lists_the_known_ones() -> None:
 
 
 def test_unsupported_reference_component_is_named_as_such() -> None:
-    with pytest.raises(NluError, match="'SpacyNLP' is not supported"):
-        build([("SpacyNLP", {})], language="en")
+    with pytest.raises(NluError, match="'MitieNLP' is not supported"):
+        build([("MitieNLP", {})], language="en")
 
 
 def test_non_nlu_components_are_exported_and_refused() -> None:

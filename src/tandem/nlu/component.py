@@ -8,7 +8,7 @@ accepts for compatibility but ignores, and a ``check`` hook for rules across opt
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from tandem.nlu.message import Message
@@ -83,6 +83,11 @@ class Component:
     def check(cls, options: dict[str, Any]) -> None:
         """Rules that involve more than one option; raise NluError."""
 
+    def check_pipeline(self, earlier: Sequence[Component]) -> None:
+        """Check the components before this one (e.g. what their model can give) and keep what
+        it needs of them; called as the pipeline is built, so that errors point at the config.
+        Raise NluError."""
+
     def train(self, messages: list[Message], data: NluData) -> None:
         """Learn from the training messages and add to them what later components read."""
 
@@ -102,6 +107,23 @@ class Component:
 
     def restore(self, store: Store) -> None:
         """Read back what persist() wrote."""
+
+
+def write_package(store: Store, name: str, package: str, version: str) -> None:
+    """Record the installed package whose output the trained model learned from."""
+    store.write_json(name, {"package": package, "version": version})
+
+
+def check_package(store: Store, name: str, component: str, package: str, version: str) -> None:
+    """Refuse a model recorded with another package or version than the installed one: its
+    output, and so what the model learned from it, could differ."""
+    trained = store.read_json(name)
+    if trained != {"package": package, "version": version}:
+        raise NluError(
+            f"{component}: the model was trained with {trained.get('package')} "
+            f"{trained.get('version')}, but {package} {version} is installed; "
+            "install that version or train the model again"
+        )
 
 
 def require_non_negative(component: str, options: Mapping[str, Any], *keys: str) -> None:

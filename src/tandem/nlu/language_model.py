@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from tandem.nlu.component import Component, NluError
+from tandem.nlu.component import Component, NluError, check_package, write_package
 from tandem.nlu.message import Features, Message
 from tandem.nlu.storage import Store
 from tandem.project.training_data import NluData
@@ -65,16 +65,10 @@ class LanguageModelFeaturizer(Component):
                 message.features.append(_dense_features(self.label, vector, message))
 
     def persist(self, store: Store) -> None:
-        store.write_json("encoder", {"package": ENCODER_PACKAGE, "version": self.version})
+        write_package(store, "encoder", ENCODER_PACKAGE, self.version)
 
     def restore(self, store: Store) -> None:
-        trained = store.read_json("encoder")
-        if trained != {"package": ENCODER_PACKAGE, "version": self.version}:
-            raise NluError(
-                f"{self.name}: the model was trained with {trained.get('package')} "
-                f"{trained.get('version')}, but {ENCODER_PACKAGE} {self.version} is installed; "
-                "install that version or train the model again"
-            )
+        check_package(store, "encoder", self.name, ENCODER_PACKAGE, self.version)
 
 
 def _dense_features(origin: str, vector: np.ndarray, message: Message) -> Features:

@@ -82,6 +82,8 @@ class Message:
     intent_ranking: list[dict[str, Any]] | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
     response_selector: dict[str, Any] | None = None
+    # The spaCy Doc of the text, made once by SpacyNLP for the spaCy components after it.
+    spacy_doc: Any = None
 
     def features_from(self, origins: frozenset[str] | None) -> list[Features]:
         """Features of the named featurizers, or of all of them when ``origins`` is None."""

@@ -34,6 +34,7 @@ _PROVIDERS = {
     "tokens": "a tokenizer (WhitespaceTokenizer)",
     "features": "a featurizer (e.g. CountVectorsFeaturizer)",
     "intent": "an intent classifier (e.g. LogisticRegressionClassifier)",
+    "spacy_doc": "SpacyNLP",
 }
 
 
@@ -57,6 +58,10 @@ def build(components: Sequence[tuple[str, Mapping[str, Any]]], *, language: str)
                     "featurizer",
                     index,
                 )
+        try:
+            component.check_pipeline(built)
+        except NluError as error:
+            raise NluError(str(error), index) from None
         available |= component.provides
         if "features" in component.provides:
             featurizers.update({component.label, component.name})

@@ -18,6 +18,12 @@ from tandem.nlu.lexical_syntactic import LexicalSyntacticFeaturizer
 from tandem.nlu.regex_extractor import RegexEntityExtractor
 from tandem.nlu.regex_featurizer import RegexFeaturizer
 from tandem.nlu.response_selector import ResponseSelector
+from tandem.nlu.spacy_components import (
+    SpacyEntityExtractor,
+    SpacyFeaturizer,
+    SpacyNLP,
+    SpacyTokenizer,
+)
 from tandem.nlu.synonyms import EntitySynonymMapper
 from tandem.nlu.tokenizer import WhitespaceTokenizer
 from tandem.project.errors import suggest
@@ -26,6 +32,10 @@ COMPONENTS: Mapping[str, type[Component]] = {
     cls.name: cls
     for cls in (
         WhitespaceTokenizer,
+        SpacyNLP,
+        SpacyTokenizer,
+        SpacyFeaturizer,
+        SpacyEntityExtractor,
         CountVectorsFeaturizer,
         LexicalSyntacticFeaturizer,
         RegexFeaturizer,
@@ -56,15 +66,11 @@ NON_NLU_COMPONENTS = frozenset(
     }
 )
 
-# Reference components Tandem does not provide: they need models Tandem does not run (spaCy,
-# MITIE, ConveRT...), or, for the multi-step generator, a second prompt design.
+# Reference components Tandem does not provide: they need models Tandem does not run (MITIE,
+# ConveRT...), or, for the multi-step generator, a second prompt design.
 UNSUPPORTED_COMPONENTS = frozenset(
     {
         "MultiStepLLMCommandGenerator",
-        "SpacyNLP",
-        "SpacyTokenizer",
-        "SpacyFeaturizer",
-        "SpacyEntityExtractor",
         "MitieNLP",
         "MitieTokenizer",
         "MitieFeaturizer",

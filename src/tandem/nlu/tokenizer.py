@@ -1,4 +1,5 @@
-"""WhitespaceTokenizer: words split at whitespace and punctuation, as the reference splits."""
+"""Tokenizers: the options every tokenizer shares, and WhitespaceTokenizer, which splits words
+at whitespace and punctuation as the reference splits."""
 
 from __future__ import annotations
 
@@ -24,13 +25,16 @@ _SEPARATORS = re.compile(
 )
 
 
-class WhitespaceTokenizer(Component):
-    name = "WhitespaceTokenizer"
+class Tokenizer(Component):
+    """What every tokenizer shares: intent splitting and a ``token_pattern``; a subclass's
+    process() sets the message's tokens."""
+
     defaults = {
         # Split intent labels like "greet+ask" into sub-intents the classifiers share.
         "intent_tokenization_flag": False,
         "intent_split_symbol": "_",
-        # A regex whose matches are the tokens, instead of whitespace splitting.
+        # A regex whose matches are the tokens: matches in the text (WhitespaceTokenizer) or
+        # in each of spaCy's tokens (SpacyTokenizer, as the reference applies it).
         "token_pattern": None,
     }
     provides = frozenset({"tokens"})
@@ -50,6 +54,21 @@ class WhitespaceTokenizer(Component):
             except (re.error, TypeError) as error:
                 raise NluError(f"{cls.name}: invalid 'token_pattern': {error}") from None
 
+    def split_intent(self, intent: str) -> tuple[str, ...]:
+        if not self.options["intent_tokenization_flag"]:
+            return (intent,)
+        return tuple(part for part in intent.split(self.options["intent_split_symbol"]) if part)
+
+    def train(self, messages: list[Message], data: NluData) -> None:
+        for message in messages:
+            self.process(message)
+            if message.example is not None and message.example.intent:
+                message.intent_tokens = self.split_intent(base_intent(message.example.intent))
+
+
+class WhitespaceTokenizer(Tokenizer):
+    name = "WhitespaceTokenizer"
+
     def tokenize(self, text: str) -> list[Token]:
         if self._pattern is not None:
             return [
@@ -65,17 +84,6 @@ class WhitespaceTokenizer(Component):
             start = len(text) - len(text.lstrip())
             tokens = [Token(text.strip(), start, start + len(text.strip()))]
         return tokens
-
-    def split_intent(self, intent: str) -> tuple[str, ...]:
-        if not self.options["intent_tokenization_flag"]:
-            return (intent,)
-        return tuple(part for part in intent.split(self.options["intent_split_symbol"]) if part)
-
-    def train(self, messages: list[Message], data: NluData) -> None:
-        for message in messages:
-            self.process(message)
-            if message.example is not None and message.example.intent:
-                message.intent_tokens = self.split_intent(base_intent(message.example.intent))
 
     def process(self, message: Message) -> None:
         message.tokens = self.tokenize(message.text)
