@@ -103,6 +103,19 @@ def test_default_folder_coverage_and_skipped(
     assert (tmp_path / "e2e_coverage_results" / "coverage.json").is_file()
 
 
+def test_a_tests_folder_without_e2e_test_files_is_passed_over(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NLU-based projects keep test stories (for `tandem test core`) in tests/; result files
+    # land there too. Neither hides the e2e_tests/ folder.
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "tests/test_stories.yml", "stories:\n  - story: s\n    steps: []\n")
+    write(tmp_path, "tests/e2e_results_passed.yml", "[]\n")
+    write(tmp_path, "e2e_tests/a.yml", PASSING)
+    assert main(["test", "e2e"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "0 failed, 2 passed"
+
+
 def test_no_tests_or_broken_files_fail(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     assert main(["test", "e2e", str(tmp_path / "empty")]) == 1

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         nargs="*",
         metavar="PATH",
         help="test files or folders; `file.yml::name` runs one test case "
-        f"(default: the first of {', '.join(DEFAULT_PATHS)} that exists)",
+        f"(default: the first of {', '.join(DEFAULT_PATHS)} with e2e test files)",
     )
     parser.add_argument(
         "-m", "--model", default="models", help="model archive or folder of archives"
@@ -98,9 +98,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _targets(paths: list[str]) -> list[str]:
+    """The paths given, or the first default folder with e2e test files in it: a ``tests/``
+    folder of test stories (for ``tandem test core``) or of result files does not count."""
     if paths:
         return paths
-    return [next((p for p in DEFAULT_PATHS if Path(p).exists()), DEFAULT_PATHS[0])]
+    existing = [p for p in DEFAULT_PATHS if Path(p).exists()]
+    return [next((p for p in existing if _has_test_cases(Path(p))), (existing or DEFAULT_PATHS)[0])]
+
+
+def _has_test_cases(folder: Path) -> bool:
+    from tandem.project.errors import ProjectError
+    from tandem.project.yaml import read_yaml, yaml_files
+
+    for file in yaml_files(folder):
+        try:
+            data = read_yaml(file, expand=False)
+        except ProjectError:  # a broken file: let the run report it, with its line
+            return True
+        if isinstance(data, dict) and "test_cases" in data:
+            return True
+    return False
 
 
 async def _test(args: argparse.Namespace) -> int:
