@@ -18,6 +18,12 @@ class StoreUnavailable(StoreError):
     """
 
 
+class StoreUnreached(StoreUnavailable):
+    """The operation never reached the store (no connection could be had for it), so it
+    certainly wrote nothing: unlike a connection lost in the middle, there is nothing to
+    look up."""
+
+
 class StoreConflict(StoreError):
     """Other events are already stored where a save wanted to put its events.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from tandem.stores.errors import StoreUnavailable
+from tandem.stores.errors import StoreUnavailable, StoreUnreached
 from tandem.stores.sql_database import DuplicateKey, Row, SchemaSession, SQLDatabase
 
 log = logging.getLogger(__name__)
@@ -59,19 +59,20 @@ class PostgresDatabase(SQLDatabase):
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         pool = await self._connected()
         with _errors():
-            return [tuple(record) for record in await pool.fetch(_numbered(sql), *args)]
+            async with _pooled(pool) as connection:
+                return [tuple(record) for record in await connection.fetch(_numbered(sql), *args)]
 
     async def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         pool = await self._connected()
         with _errors():
-            async with pool.acquire() as connection, connection.transaction():
+            async with _pooled(pool) as connection, connection.transaction():
                 await connection.executemany(_numbered(sql), rows)
 
     @asynccontextmanager
     async def schema_transaction(self) -> AsyncIterator[SchemaSession]:
         pool = await self._connected()
         with _errors():
-            async with pool.acquire() as connection, connection.transaction():
+            async with _pooled(pool) as connection, connection.transaction():
                 await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK_KEY)
                 yield _PostgresSchemaSession(connection)
 
@@ -89,14 +90,15 @@ class PostgresDatabase(SQLDatabase):
                 with _errors():
                     if self._create_from is not None:
                         await self._create_database()
-                    self._pool = await asyncpg.create_pool(
-                        self.dsn,
-                        min_size=min(2, self._pool_size),
-                        max_size=self._pool_size,
-                        timeout=self._connect_timeout,
-                        command_timeout=self._command_timeout,
-                        server_settings=self._settings,
-                    )
+                    with _unreached():
+                        self._pool = await asyncpg.create_pool(
+                            self.dsn,
+                            min_size=min(2, self._pool_size),
+                            max_size=self._pool_size,
+                            timeout=self._connect_timeout,
+                            command_timeout=self._command_timeout,
+                            server_settings=self._settings,
+                        )
         assert self._pool is not None
         return self._pool
 
@@ -135,6 +137,28 @@ class _PostgresSchemaSession:
             table.lower(),  # unquoted names are folded to lower case
         )
         return {str(row[0]) for row in rows}
+
+
+@asynccontextmanager
+async def _pooled(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the pool, opened if need be, returned to the pool afterwards."""
+    with _unreached():
+        connection = await pool.acquire()
+    try:
+        yield connection
+    finally:
+        await pool.release(connection)
+
+
+@contextmanager
+def _unreached() -> Iterator[None]:
+    """Failures to get a connection, before any statement of ours was sent. Whatever their
+    SQLSTATE, the server will not take us now (a database with ALLOW_CONNECTIONS false
+    answers 55000, which statements may raise too); and nothing was written."""
+    try:
+        yield
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:  # incl. timeouts
+        raise StoreUnreached(f"PostgreSQL takes no connection: {error}") from error
 
 
 @contextmanager

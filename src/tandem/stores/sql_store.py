@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tandem.conversation.events import ActionExecuted, Event, UserUttered
 from tandem.conversation.slots import Slot
 from tandem.names import ACTION_SESSION_START
-from tandem.stores.errors import StoreUnavailable
+from tandem.stores.errors import StoreUnavailable, StoreUnreached
 from tandem.stores.sql_database import DuplicateKey, SchemaSession, SQLDatabase, identifier
 from tandem.stores.tracker_store import (
     StoredEvents,
@@ -30,10 +31,12 @@ from tandem.stores.tracker_store import (
     stored_events,
 )
 
-# Tries (and seconds between them, growing) at telling whether a save that lost its connection
-# was committed before it did.
-_CHECK_ATTEMPTS = 4
-_CHECK_PAUSE = 0.05
+# How long a save that lost its connection keeps trying to tell whether it was committed
+# before it did (the database that dropped it may take no connection for a while: a restart,
+# ALLOW_CONNECTIONS false), and the first pause between tries (doubling up to the last).
+# Well under the Redis lock's lifetime, which the turn holds meanwhile.
+_CHECK_SECONDS = 5.0
+_CHECK_PAUSES = (0.05, 0.5)
 
 
 class SQLTrackerStore(TrackerStore):
@@ -97,6 +100,8 @@ class SQLTrackerStore(TrackerStore):
                     self._insert, [(sender_id, position + i, *row) for i, row in enumerate(rows)]
                 )
                 return
+            except StoreUnreached:
+                raise  # never sent: nothing to look up
             except StoreUnavailable:
                 # The connection may have died after the commit: a client retrying this turn
                 # would store it twice. Look before failing (if the database answers).
@@ -111,16 +116,21 @@ class SQLTrackerStore(TrackerStore):
     async def _stored_already(
         self, sender_id: str, position: int, rows: list[tuple[Any, ...]]
     ) -> bool:
-        """Whether exactly ``rows`` are stored from ``position``; a few tries, as the database
-        that just dropped a connection may drop the next one too."""
-        for attempt in range(_CHECK_ATTEMPTS):
+        """Whether exactly ``rows`` are stored from ``position``; tried for a while, as the
+        database that just dropped a connection may not answer at once. A 503 for a save that
+        was committed would have the client's retry store its message twice."""
+        deadline = time.monotonic() + _CHECK_SECONDS
+        pause, longest = _CHECK_PAUSES
+        while True:
             try:
                 stored = await self._stored_data(sender_id, position, len(rows))
             except StoreUnavailable:
-                await asyncio.sleep(_CHECK_PAUSE * (attempt + 1))
+                if time.monotonic() + pause > deadline:
+                    return False
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
                 continue
             return stored == [row[-1] for row in rows]
-        return False
 
     async def _stored_data(self, sender_id: str, position: int, count: int) -> list[Any]:
         """The JSON of the events stored at ``position`` and the ``count - 1`` after it."""
