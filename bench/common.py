@@ -12,8 +12,10 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -76,6 +78,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def stop(server: subprocess.Popen[Any]) -> None:
+    """SIGTERM a server process and wait for it (60 s, then kill it)."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def wait_for_port(port: int, timeout: float) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -24,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from common import BENCH, PYTHON, emit, free_port, train_project, wait_for_port, write_starter
+from common import BENCH, PYTHON, emit, free_port, stop, train_project, wait_for_port, write_starter
 
 TANDEM = str(Path(PYTHON).parent / "tandem")
 REDIS_LOCKS = (
@@ -125,12 +124,7 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         )
         load = json.loads(generator.stdout.strip().splitlines()[-1])
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
     stored, gaps = stored_user_texts(root / "conversations.db")
     acknowledged = load.pop("acknowledged")
     lost = lost_events(acknowledged, stored)

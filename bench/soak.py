@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -37,6 +36,7 @@ from common import (
     emit,
     free_port,
     machine,
+    stop,
     train_project,
     wait_for_port,
     write_starter,
@@ -148,12 +148,7 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         pid = worker_pid(port)
         run = asyncio.run(drive(f"http://127.0.0.1:{port}/webhooks/rest/webhook", pid, args))
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
     stored, gaps = stored_user_texts(root / "conversations.db")
     acknowledged = run.pop("acknowledged")
     samples = run["samples"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from tandem.cli.main import main
 from tandem.nlu import NluPipeline
 from tandem.project.training_data import EntityAnnotation, NluData, NluExample
 
@@ -95,3 +99,16 @@ def data(
 
 def train(components: Sequence[tuple[str, Mapping[str, Any]]], nlu: NluData) -> NluPipeline:
     return NluPipeline.train(components, nlu)
+
+
+def validate_starter(folder: Path, tokenizer: str) -> tuple[int, str, list[str]]:
+    """``tandem init`` a starter in ``folder`` with ``tokenizer`` (config lines) in place of
+    its WhitespaceTokenizer, then ``tandem data validate`` it: the exit code, the output and
+    the config's lines."""
+    assert main(["init", str(folder)]) == 0
+    config = folder / "config.yml"
+    config.write_text(config.read_text().replace("  - name: WhitespaceTokenizer\n", tokenizer))
+    out = io.StringIO()
+    with contextlib.chdir(folder), contextlib.redirect_stdout(out):
+        code = main(["data", "validate"])
+    return code, out.getvalue(), config.read_text().splitlines()

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nlu_testkit import INTENT_PIPELINE, data, example, train
+from nlu_testkit import INTENT_PIPELINE, data, example, train, validate_starter
 
-from tandem.cli.main import main
 from tandem.nlu import NluError, NluPipeline
 from tandem.nlu import language_model as lm
 from tandem.nlu.message import Message
@@ -74,7 +73,7 @@ def test_another_version_of_the_encoder_is_refused(tmp_path: Path) -> None:
 
 
 def test_without_the_extra_the_error_names_the_install_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = importlib.util.find_spec
 
@@ -87,16 +86,9 @@ def test_without_the_extra_the_error_names_the_install_command(
     ):
         build([("LanguageModelFeaturizer", {})], language="en")
     # `tandem data validate` reports it at the component's line of config.yml.
-    assert main(["init", str(tmp_path)]) == 0
-    config = tmp_path / "config.yml"
-    config.write_text(
-        config.read_text().replace(
-            "  - name: WhitespaceTokenizer\n",
-            "  - name: WhitespaceTokenizer\n  - name: LanguageModelFeaturizer\n",
-        )
+    code, out, lines = validate_starter(
+        tmp_path, "  - name: WhitespaceTokenizer\n  - name: LanguageModelFeaturizer\n"
     )
-    monkeypatch.chdir(tmp_path)
-    assert main(["data", "validate"]) == 1
-    out = capsys.readouterr().out
-    line = config.read_text().splitlines().index("  - name: LanguageModelFeaturizer") + 1
+    assert code == 1
+    line = lines.index("  - name: LanguageModelFeaturizer") + 1
     assert f"config.yml:{line}: error: LanguageModelFeaturizer needs the sentence encoder" in out

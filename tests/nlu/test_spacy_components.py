@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import spacy
-from nlu_testkit import data, example, flights, train
+from nlu_testkit import data, example, flights, train, validate_starter
 
-from tandem.cli.main import main
 from tandem.nlu import NluError, NluPipeline
 from tandem.nlu import spacy_components as sc
 from tandem.nlu.message import Message
@@ -240,7 +239,7 @@ def test_a_missing_model_is_named_with_how_to_install_it(monkeypatch: pytest.Mon
 
 
 def test_without_the_extra_the_error_names_the_install_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "spacy", None)  # `import spacy` now fails
     with pytest.raises(
@@ -249,34 +248,18 @@ def test_without_the_extra_the_error_names_the_install_command(
     ):
         build([NLP], language="en")
     # `tandem data validate` reports it at the component's line of config.yml.
-    assert main(["init", str(tmp_path)]) == 0
-    config = tmp_path / "config.yml"
-    config.write_text(
-        config.read_text().replace(
-            "  - name: WhitespaceTokenizer\n",
-            "  - name: SpacyNLP\n    model: en_core_web_sm\n  - name: SpacyTokenizer\n",
-        )
+    code, out, lines = validate_starter(
+        tmp_path, "  - name: SpacyNLP\n    model: en_core_web_sm\n  - name: SpacyTokenizer\n"
     )
-    monkeypatch.chdir(tmp_path)
-    assert main(["data", "validate"]) == 1
-    out = capsys.readouterr().out
-    line = config.read_text().splitlines().index("  - name: SpacyNLP") + 1
+    assert code == 1
+    line = lines.index("  - name: SpacyNLP") + 1
     assert f"config.yml:{line}: error: SpacyNLP needs spaCy" in out
 
 
-def test_validate_names_the_line_of_a_missing_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["init", str(tmp_path)]) == 0
-    config = tmp_path / "config.yml"
-    config.write_text(
-        config.read_text().replace(
-            "  - name: WhitespaceTokenizer\n",
-            "  - name: SpacyNLP\n    model: en_core_web_lg\n  - name: SpacyTokenizer\n",
-        )
+def test_validate_names_the_line_of_a_missing_model(tmp_path: Path) -> None:
+    code, out, lines = validate_starter(
+        tmp_path, "  - name: SpacyNLP\n    model: en_core_web_lg\n  - name: SpacyTokenizer\n"
     )
-    monkeypatch.chdir(tmp_path)
-    assert main(["data", "validate"]) == 1
-    out = capsys.readouterr().out
-    line = config.read_text().splitlines().index("  - name: SpacyNLP") + 1
+    assert code == 1
+    line = lines.index("  - name: SpacyNLP") + 1
     assert f"config.yml:{line}: error: SpacyNLP: the spaCy model 'en_core_web_lg'" in out

@@ -48,9 +48,10 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 from aiohttp import web
-from server_testkit import ActionServer, free_port, request, stop_gracefully
+from server_testkit import request, stop_gracefully
 
 from fake_llm_server import FakeLLMServer, chat_reply
+from local_servers import ActionServer, free_port
 from tandem.cli.main import main
 from tandem.model.loading import open_processor
 from tandem.project.endpoints import load_endpoints

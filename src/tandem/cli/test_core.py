@@ -15,7 +15,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tandem.runtime.assistant import Assistant
@@ -77,9 +77,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"warning: no test stories found in files{only} under {args.stories}", file=sys.stderr
         )
+    from tandem.testing.stories import story_report
+
     results = asyncio.run(_replay_all(assistant, cases, e2e=args.e2e))
-    _write(results, Path(args.out), successes=args.successes, errors=not args.no_errors)
-    _print(results)
+    report = story_report(results)
+    _write(results, report, Path(args.out), successes=args.successes, errors=not args.no_errors)
+    _print(results, report)
     print(f"\nReports written to {args.out}/")
     failed = any(result.failed for result in results)
     return 1 if failed and args.fail_on_prediction_errors else 0
@@ -112,12 +115,19 @@ async def _replay_all(
     ]
 
 
-def _write(results: list[StoryResult], out: Path, *, successes: bool, errors: bool) -> None:
-    from tandem.testing.stories import stories_yaml, story_report
+def _write(
+    results: list[StoryResult],
+    report: dict[str, Any],
+    out: Path,
+    *,
+    successes: bool,
+    errors: bool,
+) -> None:
+    from tandem.testing.stories import stories_yaml
 
     out.mkdir(parents=True, exist_ok=True)
-    report = json.dumps(story_report(results), indent=2, ensure_ascii=False)
-    (out / REPORT_FILE).write_text(report + "\n", "utf-8")
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    (out / REPORT_FILE).write_text(text + "\n", "utf-8")
     if errors:
         failed = [result for result in results if result.failed]
         (out / FAILED_FILE).write_text(stories_yaml(failed, "No test story failed."), "utf-8")
@@ -126,10 +136,9 @@ def _write(results: list[StoryResult], out: Path, *, successes: bool, errors: bo
         (out / SUCCESS_FILE).write_text(stories_yaml(passed, "No test story passed."), "utf-8")
 
 
-def _print(results: list[StoryResult]) -> None:
+def _print(results: list[StoryResult], report: dict[str, Any]) -> None:
     from tandem.conversation.events import UserUttered
     from tandem.nlu.evaluation import format_report
-    from tandem.testing.stories import story_report
 
     for result in results:
         if result.failed:
@@ -150,7 +159,6 @@ def _print(results: list[StoryResult]) -> None:
         if steps:
             correct = sum(not step.failed for step in steps)
             print(f"{kind}: {correct} / {len(steps)} correct ({correct / len(steps):.3f})")
-    report = story_report(results)
     if report:
         rows = {key: value for key, value in report.items() if key != "conversation_accuracy"}
         print("\n" + format_report(rows, "label"))
