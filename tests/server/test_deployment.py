@@ -734,10 +734,15 @@ def serving(project: Path, workers: int, *, faults: bool = False) -> Iterator[in
     log_path = project / "server.log"
     command = [sys.executable, "-m", "tandem.cli.main", "run", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--enable-api", "--workers", str(workers)]
+    # SQL_POOL_SIZE is per worker: the workers' pools together must leave PostgreSQL's
+    # max_connections (100 by default) room for the test's own admin sessions and the rest
+    # of the suite; the reference's default of 50 each would take them all under load.
+    environment = {**os.environ, "SQL_POOL_SIZE": "20"}
     with log_path.open("w") as log:
         server = subprocess.Popen(
             command,
             cwd=project,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
