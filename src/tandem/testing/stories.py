@@ -23,12 +23,9 @@ wrong steps carry ``# predicted: ...`` comments.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from tandem import names
 from tandem.conversation.events import (
@@ -48,11 +45,9 @@ from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, raise_errors
 from tandem.project.training_data import Checkpoint, StoryBlock
 from tandem.project.validate import story_problems
+from tandem.project.yaml_writer import FORMAT_VERSION, annotated, scalar, step_lines, user_lines
 from tandem.runtime.assistant import Assistant
 from tandem.runtime.message import UserMessage
-
-FORMAT_VERSION = '"3.1"'  # of the story files written
-
 
 # -- what a test story is -----------------------------------------------------------------
 
@@ -286,7 +281,7 @@ def stories_yaml(results: Sequence[StoryResult], if_empty: str) -> str:
     lines = [f"version: {FORMAT_VERSION}", "stories:"]
     for result in results:
         story = result.story.block
-        lines.append(f"- story: {_scalar(f'{story.name} ({story.source})')}")
+        lines.append(f"- story: {scalar(f'{story.name} ({story.source})')}")
         lines.append("  steps:")
         for step in result.steps:
             lines += ["  " + line for line in _step_lines(step)]
@@ -296,78 +291,20 @@ def stories_yaml(results: Sequence[StoryResult], if_empty: str) -> str:
 def _step_lines(step: Step) -> list[str]:
     event = step.event
     if isinstance(event, UserUttered):
-        return _user_lines(step, event)
-    if isinstance(event, ActionExecuted):
-        if event.name is None:
-            return [f"- bot: {_scalar(event.action_text)}"]
-        if event.name == names.ACTION_LISTEN and not step.failed:
-            return []  # implied by the next user step, as in the stories written
-        return [f"- action: {_scalar(event.name)}" + _comment(step)]
-    if isinstance(event, SlotSet):
-        return ["- slot_was_set:", f"  - {_scalar(event.name)}: {_scalar(event.value)}"]
-    if isinstance(event, ActiveLoop):
-        return [f"- active_loop: {_scalar(event.name)}"]
+        lines = user_lines(event)
+        if step.failed and event.intent_name:  # the first line names the intent
+            found = annotated(event.text or "", step.predicted_entities or ())
+            lines[0] += f"  # predicted: {step.predicted}: {found}".replace("\n", " ")
+        return lines
+    if isinstance(event, ActionExecuted) and event.name == names.ACTION_LISTEN:
+        # implied by the next user step, as in the stories written
+        return [f"- action: {scalar(event.name)}{_comment(step)}"] if step.failed else []
+    if isinstance(event, (ActionExecuted, SlotSet, ActiveLoop)):
+        lines = step_lines(event)
+        lines[0] += _comment(step)
+        return lines
     return []
 
 
 def _comment(step: Step) -> str:
     return f"  # predicted: {step.predicted}" if step.failed else ""
-
-
-def _user_lines(step: Step, event: UserUttered) -> list[str]:
-    lines = []
-    if event.intent_name:
-        comment = ""
-        if step.failed:
-            found = annotated(event.text or "", step.predicted_entities or ())
-            comment = f"  # predicted: {step.predicted}: {found}".replace("\n", " ")
-        intent = event.intent.get("full_retrieval_intent_name") or event.intent_name
-        lines.append(f"- intent: {_scalar(intent)}{comment}")
-    if event.text:
-        text = annotated(event.text, event.entities)
-        key = "  user:" if lines else "- user:"
-        if text[:1].isspace():
-            lines.append(f"{key} {_scalar(text)}")
-        else:
-            lines += [f"{key} |-", *(f"    {line}" for line in text.split("\n"))]
-    written = [e for e in event.entities if not _has_span(e)]
-    if written:  # entities given by `entities:` rather than annotated in the text
-        lines.append("  entities:" if lines else "- entities:")
-        lines += [f"  - {_scalar(e.get('entity'))}: {_scalar(e.get('value'))}" for e in written]
-    return lines
-
-
-def annotated(text: str, entities: Iterable[Mapping[str, Any]]) -> str:
-    """``text`` with its entities written in as story files annotate them:
-    ``[Berlin](city)``, ``[NY](city:New York)`` or ``[Berlin]{"entity": "city", ...}``."""
-    parts: list[str] = []
-    position = 0
-    for entity in sorted((e for e in entities if _has_span(e)), key=lambda e: e["start"]):
-        start, end = int(entity["start"]), int(entity["end"])
-        if start < position:
-            continue  # overlaps the previous one (two extractors): one annotation per span
-        surface = text[start:end]
-        parts += [text[position:start], f"[{surface}]{_annotation(entity, surface)}"]
-        position = end
-    parts.append(text[position:])
-    return "".join(parts)
-
-
-def _annotation(entity: Mapping[str, Any], surface: str) -> str:
-    if entity.get("role") is not None or entity.get("group") is not None:
-        spec = {k: entity[k] for k in ("entity", "role", "group") if entity.get(k) is not None}
-        if str(entity.get("value")) != surface:
-            spec["value"] = entity.get("value")
-        return json.dumps(spec, ensure_ascii=False)
-    value = str(entity.get("value"))
-    return f"({entity['entity']})" if value == surface else f"({entity['entity']}:{value})"
-
-
-def _has_span(entity: Mapping[str, Any]) -> bool:
-    return isinstance(entity.get("start"), int) and isinstance(entity.get("end"), int)
-
-
-def _scalar(value: Any) -> str:
-    """``value`` as a one-line YAML scalar (quoted only where YAML needs it)."""
-    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=2**31)
-    return dumped.removesuffix("\n").removesuffix("\n...").strip()
