@@ -19,6 +19,7 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
     ("run",): ("tandem.cli.run", "serve the assistant: channels and, with --enable-api, the API"),
     ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
+    ("data", "split", "nlu"): ("tandem.cli.data_split", "split NLU data into training and test"),
     ("test", "e2e"): ("tandem.cli.test_e2e", "run end-to-end test cases against a model"),
     ("test", "core"): ("tandem.cli.test_core", "replay test stories against the dialogue policies"),
     ("test", "nlu"): ("tandem.cli.test_nlu", "evaluate the NLU model on labelled examples"),
