@@ -36,7 +36,8 @@ def test_non_nlu_components_are_exported_and_refused() -> None:
 
 
 def test_unknown_options_are_left_out_like_the_reference_does() -> None:
-    """`tandem data validate` warns about them (tests/project); training goes on."""
+    """`tandem data validate` refuses them (tests/project); a model trained without
+    validation still builds."""
     _, featurizer = build(
         [("WhitespaceTokenizer", {}), ("CountVectorsFeaturizer", {"max_ngrams": 2})],
         language="en",

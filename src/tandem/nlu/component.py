@@ -1,8 +1,9 @@
 """The component contract and the one option-checking mechanism every component uses.
 
 A component declares its options as ``defaults`` (the default's type is the expected type;
-a default of None accepts anything), optional ``choices`` for enumerated options, options it
-accepts for compatibility but ignores, and a ``check`` hook for rules across options.
+a default of None accepts anything), optional ``choices`` for enumerated options, the options
+of the reference it accepts but ignores (each with what is done instead, for the warning that
+``tandem data validate`` gives), and a ``check`` hook for rules across options.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ class Component:
     choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
     # Accepted types where the default's type is too narrow (e.g. min_df: count or proportion).
     types: ClassVar[Mapping[str, tuple[type, ...]]] = {}
-    # Options the reference accepts that change nothing here (e.g. neural-network epochs).
-    ignored: ClassVar[frozenset[str]] = frozenset()
+    # Options the reference reads that change nothing here (e.g. neural-network epochs), each
+    # with what Tandem does instead.
+    ignored: ClassVar[Mapping[str, str]] = {}
     # What the component needs from earlier components and what it adds to the message:
     # "tokens", "features", "intent", "entities".
     needs: ClassVar[frozenset[str]] = frozenset()
@@ -56,14 +58,15 @@ class Component:
 
     @classmethod
     def known_options(cls) -> frozenset[str]:
-        return frozenset(cls.defaults) | cls.ignored | COMMON_OPTIONS
+        return frozenset(cls.defaults) | frozenset(cls.ignored) | COMMON_OPTIONS
 
     @classmethod
     def resolve_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with ``options``, validated; raises NluError on a bad value.
 
         Options the component does not know are left out, as the reference leaves them out
-        (``tandem data validate`` warns about each).
+        (``tandem data validate`` refuses them, so only models trained without validation
+        have any).
         """
         for key, value in options.items():
             if key in cls.types:

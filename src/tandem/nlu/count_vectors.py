@@ -73,8 +73,13 @@ class CountVectorsFeaturizer(VocabularyFeaturizer):
         "OOV_token": (str, type(None)),
     }
     choices = {"analyzer": ("word", "char", "char_wb")}
-    # A TensorFlow-model sizing hint, and lemmas, which whitespace tokens do not have.
-    ignored = frozenset({"additional_vocabulary_size", "use_lemma"})
+    ignored = {
+        "additional_vocabulary_size": "the vocabulary is built anew by every training",
+        "use_lemma": "tokens are counted as written",
+        "strip_accents": "accents are kept",
+        # Read here by the reference before 2.0; public configs still carry it.
+        "token_pattern": "the tokenizer's tokens are counted (give it the `token_pattern`)",
+    }
     needs = frozenset({"tokens"})
     provides = frozenset({"features"})
 

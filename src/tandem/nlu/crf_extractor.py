@@ -33,8 +33,8 @@ class CRFEntityExtractor(Component):
         "L2_c": 0.1,
     }
     types = {"split_entities_by_comma": (bool, dict)}
-    # Selects dense featurizers for text_dense_features; Tandem's featurizers are all sparse.
-    ignored = frozenset({"featurizers"})
+    # The reference picks dense featurizers for text_dense_features with it.
+    ignored = {"featurizers": "the tagger reads the token features of its `features` option"}
     needs = frozenset({"tokens"})
     provides = frozenset({"entities"})
 

@@ -21,7 +21,8 @@ from tandem.project.training_data import NluData
 
 logger = logging.getLogger(__name__)
 
-# Options of the reference's transformer models that have no counterpart here.
+# Options of the reference's transformer models (DIET, ResponseSelector, TED) that have no
+# counterpart here; older names of some stay accepted.
 NEURAL_NETWORK_OPTIONS = frozenset(
     {
         "epochs",
@@ -66,6 +67,12 @@ NEURAL_NETWORK_OPTIONS = frozenset(
         "run_eagerly",
         "use_gpu",
         "random_seed",
+        "number_of_attention_heads",
+        "use_key_relative_attention",
+        "use_value_relative_attention",
+        "renormalize_confidences",
+        "drop_small_last_batch",
+        "share_hidden_layers",
     }
 )
 
@@ -92,7 +99,11 @@ class DIETClassifier(Component):
         "featurizers": [],
     }
     types = {"split_entities_by_comma": (bool, dict)}
-    ignored = NEURAL_NETWORK_OPTIONS
+    ignored = dict.fromkeys(
+        NEURAL_NETWORK_OPTIONS,
+        "Tandem trains a logistic-regression intent classifier and a CRF entity tagger "
+        "instead, each until it converges",
+    )
     needs = frozenset({"features"})
     provides = frozenset({"intent", "entities"})
     learns_rejection = True

@@ -13,7 +13,7 @@ from tandem.project.training_data import NluData
 class RegexFeaturizer(patterns.PatternComponent):
     name = "RegexFeaturizer"
     defaults = {"case_sensitive": True, **patterns.PATTERN_OPTIONS}
-    ignored = frozenset({"number_additional_patterns"})  # reserves room for incremental training
+    ignored = {"number_additional_patterns": "the patterns are read anew by every training"}
     needs = frozenset({"tokens"})
     provides = frozenset({"features"})
 

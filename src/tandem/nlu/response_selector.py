@@ -31,8 +31,23 @@ class ResponseSelector(Component):
         "featurizers": [],
     }
     types = {"retrieval_intent": (str, type(None))}
-    # use_text_as_label picks responses by their text; with keys as labels the choice is the same.
-    ignored = NEURAL_NETWORK_OPTIONS | {"use_text_as_label", "BILOU_flag"}
+    ignored = {
+        **dict.fromkeys(
+            NEURAL_NETWORK_OPTIONS,
+            "Tandem trains a logistic-regression classifier instead, until it converges",
+        ),
+        "use_text_as_label": "responses are told apart by their keys, which picks the same ones",
+        # The reference's selector inherits these from DIET; it never tags entities or intents.
+        **dict.fromkeys(
+            (
+                "BILOU_flag",
+                "entity_recognition",
+                "intent_classification",
+                "split_entities_by_comma",
+            ),
+            "the selector only selects responses",
+        ),
+    }
     needs = frozenset({"features"})
     provides = frozenset({"response_selector"})
 

@@ -37,6 +37,8 @@ class Tokenizer(Component):
         # in each of spaCy's tokens (SpacyTokenizer, as the reference applies it).
         "token_pattern": None,
     }
+    # The reference splits action and intent names at it for end-to-end dialogue features.
+    ignored = {"prefix_separator_symbol": "intent and action names are never split into tokens"}
     provides = frozenset({"tokens"})
 
     def __init__(self, options: dict[str, Any], *, language: str) -> None:

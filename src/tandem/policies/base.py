@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tandem import names
 from tandem.conversation.slots import to_bool
@@ -111,6 +111,17 @@ class NluPolicy(Policy):
     It abstains (all zeros) while the routing slot sends the conversation to CALM (CALM spec
     §2.6). Its trained data is written as JSON/NumPy files through a ``Store``.
     """
+
+    # The dataclass of the options it reads from its config entry (see ``options_of``), and
+    # the options of the reference it accepts but ignores, each with what is done instead.
+    options_class: ClassVar[type]
+    ignored: ClassVar[Mapping[str, str]] = {
+        "featurizer": "dialogue states are featurized by Tandem's own rules",
+    }
+
+    @classmethod
+    def known_options(cls) -> frozenset[str]:
+        return frozenset(f.name for f in fields(cls.options_class)) | frozenset(cls.ignored)
 
     def predict(self, tracker: Tracker, domain: Domain) -> Prediction:
         if routed_to_calm(tracker):

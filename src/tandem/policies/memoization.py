@@ -40,6 +40,11 @@ class MemoOptions:
 class MemoizationPolicy(NluPolicy):
     name = "MemoizationPolicy"
     default_priority = 3
+    options_class = MemoOptions
+    ignored = {
+        **NluPolicy.ignored,
+        "enable_feature_string_compression": "the lookup is stored as plain JSON",
+    }
 
     def __init__(self, lookup: Mapping[str, str], options: MemoOptions, view: StateView) -> None:
         super().__init__(options.priority)

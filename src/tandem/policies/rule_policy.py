@@ -38,6 +38,9 @@ class RuleOptions:
 class RulePolicy(NluPolicy):
     name = "RulePolicy"
     default_priority = 4
+    options_class = RuleOptions
+    # The reference sets max_history to None for rules whatever the config says.
+    ignored = {**NluPolicy.ignored, "max_history": "rules are matched whole, however long"}
 
     def __init__(
         self, book: RuleBook, options: RuleOptions, rule_only_loops: frozenset[str]

@@ -28,6 +28,7 @@ from tandem import names
 from tandem.conversation.events import ActionExecuted
 from tandem.conversation.tracker import Tracker
 from tandem.nlu import lbfgs
+from tandem.nlu.diet import NEURAL_NETWORK_OPTIONS
 from tandem.nlu.logistic import softmax_loss
 from tandem.nlu.storage import Store
 from tandem.policies.base import NluPolicy, Prediction, options_of
@@ -77,6 +78,27 @@ def state_features(states: Sequence[State]) -> list[str]:
 class TEDPolicy(NluPolicy):
     name = "TEDPolicy"
     default_priority = 1
+    options_class = TedOptions
+    # What the reference's TEDPolicy reads beyond its network options; nothing here uses it.
+    ignored = {
+        **NluPolicy.ignored,
+        **dict.fromkeys(
+            (
+                *NEURAL_NETWORK_OPTIONS,
+                "drop_rate_dialogue",
+                "drop_rate_label",
+                "encoding_dimension",
+                "e2e_confidence_threshold",
+                "entity_recognition",
+                "BILOU_flag",
+                "split_entities_by_comma",
+                "featurizers",
+                "ranking_length",
+            ),
+            "Tandem trains a logistic-regression classifier over dialogue states instead, "
+            "until it converges",
+        ),
+    }
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ as ``rasa train`` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,11 @@ class ComponentConfig:
     name: str
     options: Mapping[str, Any]
     source: Source
+    # Where each option was written, for problems about one option.
+    option_sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+
+    def at(self, option: str) -> Source:
+        return self.option_sources.get(option, self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +48,24 @@ class Config:
         return next((c for c in (*self.pipeline, *self.policies) if c.name == name), None)
 
 
-# What ``rasa train`` fills in for an empty pipeline / empty policies ([3.21] defaults).
+# What ``rasa train`` fills in for an empty pipeline / empty policies ([3.21] defaults), but
+# for the network options it adds (epochs, constrain_similarities): they change nothing here,
+# and the user did not write them, so they should not be warned about.
 DEFAULT_PIPELINE: tuple[dict[str, Any], ...] = (
     {"name": "WhitespaceTokenizer"},
     {"name": "RegexFeaturizer"},
     {"name": "LexicalSyntacticFeaturizer"},
     {"name": "CountVectorsFeaturizer"},
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+    {"name": "DIETClassifier"},
     {"name": "EntitySynonymMapper"},
-    {"name": "ResponseSelector", "epochs": 100, "constrain_similarities": True},
+    {"name": "ResponseSelector"},
     {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
 )
 DEFAULT_POLICIES: tuple[dict[str, Any], ...] = (
     {"name": "MemoizationPolicy"},
     {"name": "RulePolicy"},
-    {"name": "TEDPolicy", "max_history": 5, "epochs": 100, "constrain_similarities": True},
+    {"name": "TEDPolicy", "max_history": 5},
 )
 
 
@@ -164,4 +171,4 @@ def _component(item: Any, source: Source, key: str) -> ComponentConfig:
         )
     name = expect(item["name"], str, item.at("name"), "`name`")
     options = {k: plain(v) for k, v in item.items() if k != "name"}
-    return ComponentConfig(name, options, source)
+    return ComponentConfig(name, options, source, {k: item.at(k) for k in options})

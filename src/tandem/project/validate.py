@@ -26,8 +26,11 @@ from tandem.calm.flows import (
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot
 from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS, NluError
+from tandem.nlu.component import Component
 from tandem.nlu.pipeline import build
 from tandem.nlu.registry import UNSUPPORTED_COMPONENTS
+from tandem.policies.base import NluPolicy
+from tandem.policies.registry import NLU_POLICIES
 from tandem.project.config import ComponentConfig
 from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, closest, suggest
@@ -733,20 +736,44 @@ def check_component_names(project: Project) -> Iterator[Problem]:
                 )
 
 
-def check_nlu_components(project: Project) -> Iterator[Problem]:
-    """The pipeline builds as training builds it (option values, order); options a
-    component does not know are ignored, as by the reference, with a warning."""
-    items = [item for item in project.config.pipeline if item.name in COMPONENTS]
-    for item in items:
-        component = COMPONENTS[item.name]
+def check_component_options(project: Project) -> Iterator[Problem]:
+    """The options of the NLU components and NLU policies, each at its own line.
+
+    An option the component does not read is an error: the reference drops it silently, so a
+    misspelt option would quietly do nothing. An option the reference reads and Tandem does
+    not is a warning saying what is done instead, given once for all the items of one name.
+    """
+    ignored: dict[tuple[str, str], tuple[Source, str]] = {}
+    for item in (*project.config.pipeline, *project.config.policies):
+        kind = _options_owner(item.name)
+        if kind is None:  # built elsewhere (CALM, routing), or an unknown name
+            continue
         for key in item.options:
-            if key not in component.known_options():
+            if key in kind.ignored:
+                ignored.setdefault((item.name, key), (item.at(key), kind.ignored[key]))
+            elif key not in kind.known_options():
                 yield Problem(
-                    item.source,
-                    f"option '{key}' of {item.name} is not one Tandem knows; it is ignored",
-                    suggest(key, component.known_options()),
-                    "warning",
+                    item.at(key),
+                    f"unknown option '{key}' of {item.name}",
+                    suggest(key, kind.known_options()) or "remove it",
                 )
+    for (name, key), (at, instead) in ignored.items():
+        yield Problem(
+            at,
+            f"option '{key}' of {name} does nothing in Tandem: {instead}",
+            "remove it to silence this warning",
+            "warning",
+        )
+
+
+def _options_owner(name: str) -> type[Component] | type[NluPolicy] | None:
+    """The class that reads the options of the pipeline item or policy ``name``."""
+    return COMPONENTS.get(name) or NLU_POLICIES.get(name)
+
+
+def check_nlu_components(project: Project) -> Iterator[Problem]:
+    """The pipeline builds as training builds it (option values, order)."""
+    items = [item for item in project.config.pipeline if item.name in COMPONENTS]
     try:
         build(
             [(item.name, item.options) for item in items], language=project.config.language or "en"
@@ -760,6 +787,7 @@ def check_nlu_components(project: Project) -> Iterator[Problem]:
 
 CHECKS: tuple[Check, ...] = (
     check_component_names,
+    check_component_options,
     check_nlu_components,
     check_stories_and_rules,
     check_nlu_data,
