@@ -8,7 +8,7 @@ callers ``gather`` per item, so one run reports every broken slot, response, for
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,15 @@ from tandem.conversation.slots import (
     to_bool,
 )
 from tandem.project.domain import Domain, EntityConfig, Form, IntentConfig, SessionConfig
-from tandem.project.errors import Problem, ProjectError, Source, gather, raise_errors, suggest
+from tandem.project.errors import (
+    Problem,
+    ProjectError,
+    Source,
+    closest,
+    gather,
+    raise_errors,
+    suggest,
+)
 from tandem.project.yaml import (
     YamlMap,
     as_list,
@@ -45,6 +53,21 @@ DOMAIN_KEYS = (
     "forms",
     "e2e_actions",
     "session_config",
+)
+# The domain's `config` (store_entities_as_slots) and the keys of the other project files,
+# which one YAML file may hold beside the domain.
+OTHER_TOP_LEVEL_KEYS = (
+    "config",
+    "version",
+    "nlu",
+    "stories",
+    "rules",
+    "flows",
+    "recipe",
+    "language",
+    "pipeline",
+    "policies",
+    "assistant_id",
 )
 
 STRICT_CATEGORICAL = "strict_categorical"  # [3.21] a categorical slot that rejects other values
@@ -121,15 +144,50 @@ def load_domain(path: Path | str, warnings: list[Problem] | None = None) -> Doma
         with gather(problems):
             data = read_project_file(file, problems)
             # In a directory only domain files count; a file given by name is the domain.
-            if data is not None and (file == path or any(key in data for key in DOMAIN_KEYS)):
+            if data is not None and (file == path or _looks_like_domain(data)):
                 parts.append(domain_from_yaml(data, problems))
     domain = with_defaults(merge_domains(parts, problems))
     raise_errors(problems, warnings)
     return domain
 
 
+def _looks_like_domain(data: YamlMap) -> bool:
+    """Whether a file of a domain directory is a domain file: it has a domain key, or a
+    misspelt one (which is then reported rather than the file skipped)."""
+    return any(key in DOMAIN_KEYS or _misspelt_domain_key(str(key)) for key in data)
+
+
+def _misspelt_domain_key(key: str) -> str | None:
+    """The domain key that an unknown top-level ``key`` is likely a misspelling of."""
+    return None if _is_known_top_level(key) else closest(key, DOMAIN_KEYS)
+
+
+def _is_known_top_level(key: str) -> bool:
+    return key in DOMAIN_KEYS or key in OTHER_TOP_LEVEL_KEYS
+
+
+def _top_level_problems(data: YamlMap) -> Iterator[Problem]:
+    """Unknown top-level keys. A misspelt domain key is an error: the reference skips it
+    silently, and every response or slot under it then looks undefined wherever it is used.
+    Other unknown keys are ignored, as by the reference, with a warning."""
+    for key in data:
+        if _is_known_top_level(str(key)):
+            continue
+        near = closest(str(key), DOMAIN_KEYS)
+        if near is not None:
+            yield Problem(data.at(key), f"unknown key '{key}'", f"did you mean '{near}'?")
+        else:
+            yield Problem(
+                data.at(key),
+                f"unknown top-level key '{key}' in a domain file is ignored",
+                "expected one of: " + ", ".join(DOMAIN_KEYS),
+                "warning",
+            )
+
+
 def domain_from_yaml(data: YamlMap, problems: list[Problem]) -> Domain:
     """The declarations of one domain file, without defaults (problems go to ``problems``)."""
+    problems.extend(_top_level_problems(data))
     sources: dict[str, Source] = {}
     fields: dict[str, Any] = {}
 
