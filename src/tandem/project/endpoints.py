@@ -42,6 +42,13 @@ class EndpointConfig:
     cafile: str | None = None
     type: str | None = None  # the implementation (``type`` or, for stores, ``store_type``)
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # Where the endpoint and each of its keys were written, for errors about them.
+    source: Source | None = field(default=None, compare=False)
+    key_sources: Mapping[str, Source] = field(default_factory=dict, compare=False)
+
+    def at(self, *keys: str) -> Source | None:
+        """Where the first of ``keys`` that was written is, else where the endpoint is."""
+        return next((self.key_sources[k] for k in keys if k in self.key_sources), self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +109,13 @@ def endpoint_config(value: Any, source: Source, what: str) -> EndpointConfig:
     kwargs = {
         k: plain(v) for k, v in data.items() if k not in _GENERIC_KEYS | {"type", "store_type"}
     }
-    return EndpointConfig(**generic, type=None if kind is None else str(kind), kwargs=kwargs)
+    return EndpointConfig(
+        **generic,
+        type=None if kind is None else str(kind),
+        kwargs=kwargs,
+        source=source,
+        key_sources={str(key): data.at(key) for key in data},
+    )
 
 
 def _model_groups(data: YamlMap, problems: list[Problem]) -> tuple[ModelGroup, ...]:

@@ -36,6 +36,9 @@ from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, closest, suggest
 from tandem.project.loader import Project
 from tandem.project.training_data import Checkpoint, OrStep, StoryBlock
+from tandem.stores.errors import StoreConfigError
+from tandem.stores.event_brokers import create_event_broker
+from tandem.stores.factory import create_lock_store, create_tracker_store
 
 Check = Callable[[Project], Iterable[Problem]]
 
@@ -785,6 +788,22 @@ def check_nlu_components(project: Project) -> Iterator[Problem]:
         )
 
 
+def check_endpoints(project: Project) -> Iterator[Problem]:
+    """The tracker store, lock store and event broker build as ``tandem run`` builds them
+    (nothing is connected), so a setting they refuse is reported here, at its line."""
+    endpoints, root = project.endpoints, project.root
+    builders: tuple[Callable[[], object], ...] = (
+        lambda: create_tracker_store(endpoints.tracker_store, project.domain.slots, root),
+        lambda: create_lock_store(endpoints.lock_store),
+        lambda: create_event_broker(endpoints.event_broker, root),
+    )
+    for build_store in builders:
+        try:
+            build_store()
+        except StoreConfigError as error:
+            yield Problem(error.source or Source(str(project.paths.endpoints)), error.message)
+
+
 CHECKS: tuple[Check, ...] = (
     check_component_names,
     check_component_options,
@@ -798,4 +817,5 @@ CHECKS: tuple[Check, ...] = (
     check_flows,
     check_flow_names,
     check_coexistence,
+    check_endpoints,
 )

@@ -6,6 +6,8 @@ the HTTP layer answers 503 for ``StoreUnavailable``; ``StoreConfigError`` stops 
 
 from __future__ import annotations
 
+from tandem.project.errors import Source
+
 
 class StoreError(Exception):
     """Base of the errors of tracker stores, lock stores and event brokers."""
@@ -37,4 +39,12 @@ class LockError(StoreError):
 
 
 class StoreConfigError(ValueError):
-    """``endpoints.yml`` asks for a store or broker that cannot be built as configured."""
+    """``endpoints.yml`` asks for a store or broker that cannot be built as configured.
+
+    ``source`` is the line of the setting at fault, when the endpoint was read from a file.
+    """
+
+    def __init__(self, message: str, source: Source | None = None) -> None:
+        super().__init__(f"{source}: {message}" if source else message)
+        self.message = message
+        self.source = source

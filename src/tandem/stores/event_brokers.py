@@ -96,7 +96,9 @@ def create_event_broker(
         return _pika_broker(endpoint)
     if kind == "sql":
         return SQLEventBroker(open_sql_database(endpoint, root, "events.db"))
-    raise StoreConfigError(f"event broker type '{kind}' is not supported; use pika or sql")
+    raise StoreConfigError(
+        f"event broker type '{kind}' is not supported; use pika or sql", endpoint.at("type")
+    )
 
 
 def _pika_broker(endpoint: EndpointConfig) -> EventBroker:

@@ -46,7 +46,8 @@ def create_tracker_store(
             record_exp=float(record_exp) if record_exp else None,
         )
     raise StoreConfigError(
-        f"tracker store type '{kind}' is not supported; use in_memory, sql or redis"
+        f"tracker store type '{kind}' is not supported; use in_memory, sql or redis",
+        endpoint.at("type", "store_type"),
     )
 
 
@@ -67,11 +68,17 @@ def create_lock_store(endpoint: EndpointConfig | None) -> LockStore:
         except (TypeError, ValueError):
             seconds = -1.0
         if seconds < 0:
-            raise StoreConfigError(f"lock_lifetime must be a number of seconds, not '{lifetime}'")
+            raise StoreConfigError(
+                f"lock_lifetime must be a number of seconds, not '{lifetime}'",
+                endpoint.at("lock_lifetime"),
+            )
         return RedisLockStore(
             # The reference's lock store used database 1 by default (the tracker store 0).
             redis_client(endpoint, default_db=1),
             prefix=key_prefix(endpoint, "lock"),
             lock_lifetime=seconds or DEFAULT_LOCK_LIFETIME,
         )
-    raise StoreConfigError(f"lock store type '{kind}' is not supported; use in_memory or redis")
+    raise StoreConfigError(
+        f"lock store type '{kind}' is not supported; use in_memory or redis",
+        endpoint.at("type", "store_type"),
+    )

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 from tandem.project.endpoints import EndpointConfig
+from tandem.project.errors import Source
 from tandem.stores.errors import StoreConfigError
 from tandem.stores.sql_database import SQLDatabase
 
@@ -27,7 +28,10 @@ def open_sql_database(endpoint: EndpointConfig, root: Path, default_db: str) -> 
     taken from ``root`` (the project folder)."""
     keys = endpoint.kwargs
     url = endpoint.url or _text(keys.get("host"))
-    dialect = _dialect(str(keys.get("dialect") or (_scheme(url) if url else "") or "sqlite"))
+    dialect = _dialect(
+        str(keys.get("dialect") or (_scheme(url) if url else "") or "sqlite"),
+        endpoint.at("dialect", "url", "host"),
+    )
     if dialect == "sqlite":
         from tandem.stores.sqlite_database import SQLiteDatabase
 
@@ -35,23 +39,24 @@ def open_sql_database(endpoint: EndpointConfig, root: Path, default_db: str) -> 
     from tandem.stores.postgres_database import PostgresDatabase
 
     db = _text(keys.get("db")) or default_db
-    dsn = _postgres_url(url, keys, db)
+    dsn = _postgres_url(url, endpoint, db)
     login_db = _text(keys.get("login_db"))
     return PostgresDatabase(
         dsn,
-        create_from=_postgres_url(url, keys, login_db, login=True) if login_db else None,
+        create_from=_postgres_url(url, endpoint, login_db, login=True) if login_db else None,
         database=unquote(urlsplit(dsn).path[1:]),
         schema=os.environ.get("POSTGRESQL_SCHEMA") or None,
         pool_size=int(os.environ.get("SQL_POOL_SIZE", "50")),
     )
 
 
-def _dialect(name: str) -> str:
+def _dialect(name: str, source: Source | None) -> str:
     name = name.lower().split("+")[0]  # SQLAlchemy spellings name a driver after a '+'
     name = {"postgres": "postgresql"}.get(name, name)
     if name not in SUPPORTED_DIALECTS:
         raise StoreConfigError(
-            f"SQL dialect '{name}' is not supported; use one of {', '.join(SUPPORTED_DIALECTS)}"
+            f"SQL dialect '{name}' is not supported; use one of {', '.join(SUPPORTED_DIALECTS)}",
+            source,
         )
     return name
 
@@ -69,12 +74,15 @@ def _sqlite_path(url: str | None, db: str, root: Path) -> Path | str:
     return path if path.is_absolute() else root / path
 
 
-def _postgres_url(url: str | None, keys: Mapping[str, Any], db: str, *, login: bool = False) -> str:
+def _postgres_url(
+    url: str | None, endpoint: EndpointConfig, db: str, *, login: bool = False
+) -> str:
     if url and "://" in url:  # a whole URL: used as given, but for the driver's name
         parts = urlsplit(url)._replace(scheme="postgresql")
         if login or parts.path in ("", "/"):
             parts = parts._replace(path="/" + quote(db, safe=""))
         return urlunsplit(parts)
+    keys = endpoint.kwargs
     host = url or "localhost"
     port = keys.get("port")
     if port is not None and ":" not in host:
@@ -89,7 +97,7 @@ def _postgres_url(url: str | None, keys: Mapping[str, Any], db: str, *, login: b
         credentials += "@"
     query = keys.get("query") or {}
     if not isinstance(query, Mapping):
-        raise StoreConfigError("`query` of an SQL endpoint must be a mapping")
+        raise StoreConfigError("`query` of an SQL endpoint must be a mapping", endpoint.at("query"))
     suffix = f"?{urlencode({str(k): str(v) for k, v in query.items()})}" if query else ""
     return f"postgresql://{credentials}{host}/{quote(db, safe='')}{suffix}"
 
