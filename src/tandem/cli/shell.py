@@ -37,11 +37,15 @@ async def _chat(args: argparse.Namespace) -> int:
     from tandem.model.loading import open_processor
     from tandem.project.errors import ProjectError
     from tandem.runtime.message import UserMessage
+    from tandem.stores.errors import StoreUnavailable
     from tandem.stores.factory import StoreConfigError
 
     try:
         processor = await open_processor(Path(args.model), Path(args.endpoints))
-    except (ArchiveError, ProjectError, StoreConfigError, FileNotFoundError) as error:
+    except StoreConfigError as error:  # it names its endpoints.yml line
+        print(error, file=sys.stderr)
+        return 1
+    except (ArchiveError, ProjectError, FileNotFoundError) as error:
         print(f"Cannot load the model: {error}", file=sys.stderr)
         return 1
     sender = args.conversation_id or uuid.uuid4().hex
@@ -54,9 +58,13 @@ async def _chat(args: argparse.Namespace) -> int:
                 break
             if text.strip() == "/stop":
                 break
-            result = await processor.handle_message(
-                UserMessage(text, sender_id=sender, input_channel="cmdline")
-            )
+            try:
+                result = await processor.handle_message(
+                    UserMessage(text, sender_id=sender, input_channel="cmdline")
+                )
+            except StoreUnavailable as error:  # stores connect at the first message
+                print(unreachable_store(error, Path(args.endpoints)), file=sys.stderr)
+                return 1
             for message in result.messages:
                 print(_render(message.message()))
             if args.debug:
@@ -64,6 +72,22 @@ async def _chat(args: argparse.Namespace) -> int:
     finally:
         await close_processor(processor)
     return 0
+
+
+def unreachable_store(error: Exception, endpoints_path: Path) -> str:
+    """One line for a store or broker that cannot be reached: the error names the server and
+    its address; the settings that name servers are where to change it."""
+    from tandem.project.endpoints import load_endpoints
+
+    endpoints = load_endpoints(endpoints_path)
+    settings = [
+        f"{key} ({config.source})"
+        for key in ("tracker_store", "lock_store", "event_broker")
+        if (config := getattr(endpoints, key)) is not None
+        and (config.type or "").lower() != "in_memory"
+    ]
+    where = " or ".join(settings) or f"the stores of {endpoints_path}"
+    return f"Cannot reach a store: {str(error).rstrip('.')}. Start that server, or change {where}."
 
 
 async def close_processor(processor: MessageProcessor) -> None:
