@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from tandem import names
+from tandem.calm.cleaning import CONTROLLED_MAPPING_TYPES, FROM_LLM
 from tandem.calm.conditions import ConditionSyntaxError, Predicate, has_template
 from tandem.calm.flows import (
     ActionStep,
@@ -24,7 +25,7 @@ from tandem.calm.flows import (
     default_patterns,
 )
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
-from tandem.conversation.slots import MISSING, Slot
+from tandem.conversation.slots import MISSING, Slot, SlotMapping
 from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS, NluError
 from tandem.nlu.component import Component
 from tandem.nlu.pipeline import build
@@ -345,6 +346,79 @@ def _coexistence_system_problems(slot: Slot, at: Callable[[int], Source]) -> Ite
 
 
 # -- flows ------------------------------------------------------------------------------------
+
+
+SLOT_NOT_FILLABLE = "tandem.validation.calm.collected_slot_not_fillable"
+
+
+def check_collected_slots_fillable(project: Project) -> Iterator[Problem]:
+    """Every slot a flow collects can be filled by a command generator of the pipeline: the
+    NLUCommandAdapter fills from NLU mappings, LLM generators from `from_llm` mappings (or
+    none), each only where the mapping's conditions allow the flow (spec §5.2, §5.6, §8.2).
+    An LLM generator that cannot fill such a slot is worth a warning even when the adapter
+    can: its `set slot` commands are refused, so what the NLU misses stays unfilled."""
+    pipeline = project.config.pipeline
+    generators = [c.name for c in pipeline if _is_llm_generator(c) or c.name == NLU_COMMAND_ADAPTER]
+    reported: set[str] = set()
+    for flow in _user_flows(project):
+        for step in flow.collect_steps:
+            slot = project.domain.slots.get(step.collect)
+            if slot is None or step.collect in reported or _controlled_only(slot):
+                continue
+            usable = [m for m in slot.mappings if _applies_in_flow(m, flow.id)]
+            can_fill = {g: _generator_fills(g, slot, usable) for g in generators}
+            llm_refused = [
+                g for g, fills in can_fill.items() if not fills and g != NLU_COMMAND_ADAPTER
+            ]
+            if any(can_fill.values()) and not llm_refused:
+                continue
+            reported.add(step.collect)
+            yield _unfillable_problem(project, flow, step, can_fill, llm_refused)
+
+
+def _controlled_only(slot: Slot) -> bool:
+    """Filled by custom actions, `set_slots` steps and buttons, by design."""
+    return bool(slot.mappings) and all(m.type in CONTROLLED_MAPPING_TYPES for m in slot.mappings)
+
+
+def _applies_in_flow(mapping: SlotMapping, flow_id: str) -> bool:
+    return not mapping.conditions or any(c.active_flow == flow_id for c in mapping.conditions)
+
+
+def _generator_fills(generator: str, slot: Slot, usable: Sequence[SlotMapping]) -> bool:
+    if generator == NLU_COMMAND_ADAPTER:
+        return any(m.is_nlu for m in usable)
+    # `mappings: []` counts as `from_llm`, as in command cleaning.
+    return any(m.type == FROM_LLM for m in usable) or not slot.mappings
+
+
+def _unfillable_problem(
+    project: Project,
+    flow: Flow,
+    step: CollectStep,
+    can_fill: dict[str, bool],
+    llm_refused: list[str],
+) -> Problem:
+    name = step.collect
+    where = f"slot '{name}' is collected by flow '{flow.id}' ({step.source})"
+    fillers = [g for g, fills in can_fill.items() if fills]
+    if llm_refused:
+        refused = f"{llm_refused[0]}'s `set slot` commands for it are refused"
+        message = f"{where}, but {refused}: no mapping of it is `from_llm` in this flow"
+        if fillers:
+            message += f"; only {fillers[0]} fills it, when the NLU finds its value"
+        hint = (
+            f"add `- type: from_llm` to the mappings of '{name}'; keep its NLU mappings, and "
+            "`allow_nlu_correction: true` lets the LLM correct what the NLU filled"
+        )
+    elif NLU_COMMAND_ADAPTER in can_fill:
+        message = f"{where}, but it has no NLU mapping that {NLU_COMMAND_ADAPTER} can use here"
+        hint = f"give '{name}' an NLU mapping (e.g. `from_entity`), or add an LLM command generator"
+    else:
+        message = f"{where}, but the pipeline has no command generator to fill it"
+        hint = f"add {NLU_COMMAND_ADAPTER} or an LLM command generator to the pipeline"
+    at = _domain_at(project, f"slot:{name}")
+    return Problem(at, message, hint, "warning", code=SLOT_NOT_FILLABLE)
 
 
 def check_flows(project: Project) -> Iterator[Problem]:
@@ -814,6 +888,7 @@ CHECKS: tuple[Check, ...] = (
     check_forms,
     check_responses_of_actions,
     check_slot_mappings,
+    check_collected_slots_fillable,
     check_flows,
     check_flow_names,
     check_coexistence,
