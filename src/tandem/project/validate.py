@@ -399,7 +399,7 @@ def _unfillable_problem(
     can_fill: dict[str, bool],
     llm_refused: list[str],
 ) -> Problem:
-    name = step.collect
+    name, slot = step.collect, project.domain.slots[step.collect]
     where = f"slot '{name}' is collected by flow '{flow.id}' ({step.source})"
     fillers = [g for g, fills in can_fill.items() if fills]
     if llm_refused:
@@ -407,10 +407,14 @@ def _unfillable_problem(
         message = f"{where}, but {refused}: no mapping of it is `from_llm` in this flow"
         if fillers:
             message += f"; only {fillers[0]} fills it, when the NLU finds its value"
-        hint = (
-            f"add `- type: from_llm` to the mappings of '{name}'; keep its NLU mappings, and "
-            "`allow_nlu_correction: true` lets the LLM correct what the NLU filled"
-        )
+        hint = f"add `- type: from_llm` to the mappings of '{name}'"
+        if any(m.is_nlu for m in slot.mappings):
+            hint += (
+                "; keep its NLU mappings, and `allow_nlu_correction: true` lets the LLM "
+                "correct what the NLU filled"
+            )
+        elif slot.mappings:
+            hint += f" without `conditions`, or with `active_flow: {flow.id}`"
     elif NLU_COMMAND_ADAPTER in can_fill:
         message = f"{where}, but it has no NLU mapping that {NLU_COMMAND_ADAPTER} can use here"
         hint = f"give '{name}' an NLU mapping (e.g. `from_entity`), or add an LLM command generator"
