@@ -20,6 +20,14 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("run",): ("tandem.cli.run", "serve the assistant: channels and, with --enable-api, the API"),
     ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
     ("data", "split", "nlu"): ("tandem.cli.data_split", "split NLU data into training and test"),
+    ("data", "convert", "nlu"): (
+        "tandem.cli.data_convert",
+        "convert Rasa 2 Markdown NLU data to YAML",
+    ),
+    ("data", "convert", "core"): (
+        "tandem.cli.data_convert",
+        "convert Rasa 2 Markdown stories to YAML",
+    ),
     ("test", "e2e"): ("tandem.cli.test_e2e", "run end-to-end test cases against a model"),
     ("test", "core"): ("tandem.cli.test_core", "replay test stories against the dialogue policies"),
     ("test", "nlu"): ("tandem.cli.test_nlu", "evaluate the NLU model on labelled examples"),

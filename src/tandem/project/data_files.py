@@ -145,6 +145,23 @@ def load_test_stories(
     return tuple(collected.stories)
 
 
+def load_document(
+    document: YamlMap,
+    slots: Mapping[str, Slot] | None = None,
+    warnings: list[Problem] | None = None,
+) -> TrainingData:
+    """The NLU items, stories and rules of a document built in memory rather than read
+    from YAML (Rasa 2 Markdown, see ``tandem.project.markdown``), checked as a file's are.
+
+    Raises one ``ProjectError`` listing every problem; warnings go to ``warnings``.
+    """
+    collected = _Collected(dict(slots or {}))
+    for key in ("nlu", "stories", "rules"):
+        collected._read_items(document, key)
+    raise_errors(collected.problems, warnings)
+    return collected.training_data()
+
+
 # -- entity annotations ------------------------------------------------------------------------
 
 
