@@ -41,8 +41,12 @@ def annotated(text: str, entities: Iterable[Mapping[str, Any]]) -> str:
         if start < position:
             continue
         surface = text[start:end]
-        specs = list(dict.fromkeys(_annotation(entity, surface) for entity in group))
-        written = specs[0] if len(specs) == 1 else "[" + ", ".join(specs) + "]"
+        on_span = list(group)
+        if len(on_span) == 1:
+            written = _annotation(on_span[0], surface)
+        else:
+            specs = dict.fromkeys(_json_annotation(entity, surface) for entity in on_span)
+            written = "[" + ", ".join(specs) + "]"
         parts += [text[position:start], f"[{surface}]{written}"]
         position = end
     parts.append(text[position:])
@@ -55,6 +59,11 @@ def _annotation(entity: Mapping[str, Any], surface: str) -> str:
     if isinstance(value, str) and not has_extras:
         return f"({entity['entity']})" if value == surface else f"({entity['entity']}:{value})"
     # The JSON form keeps roles, groups and values that are not text (numbers, lists).
+    return _json_annotation(entity, surface)
+
+
+def _json_annotation(entity: Mapping[str, Any], surface: str) -> str:
+    value = entity.get("value")
     spec = {k: entity[k] for k in ("entity", "role", "group") if entity.get(k) is not None}
     if value != surface:
         spec["value"] = value
