@@ -28,6 +28,7 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "tandem.cli.data_convert",
         "convert Rasa 2 Markdown stories to YAML",
     ),
+    ("visualize",): ("tandem.cli.visualize", "draw the stories and flows in an HTML file"),
     ("test", "e2e"): ("tandem.cli.test_e2e", "run end-to-end test cases against a model"),
     ("test", "core"): ("tandem.cli.test_core", "replay test stories against the dialogue policies"),
     ("test", "nlu"): ("tandem.cli.test_nlu", "evaluate the NLU model on labelled examples"),
