@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument(
         "-s", "--stories", default="data", help="story file or folder (default: data)"
     )
-    parser.add_argument("--flows", default="data", help="flow file or folder (default: data)")
+    parser.add_argument("--flows", help="flow file or folder (default: the one of --stories)")
     parser.add_argument(
         "--out", default="graph.html", help="the HTML file to write (default: graph.html)"
     )
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     warnings: list[Problem] = []
     try:
         data, flows = load_training_data([args.stories], warnings=warnings)
-        if args.flows != args.stories:
+        if args.flows not in (None, args.stories):
             _, flows = load_training_data([args.flows], warnings=warnings)
     except ProjectError as error:
         for problem in error.problems:
