@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,29 +31,63 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 @contextmanager
-def report_step(name: str) -> Iterator[None]:
-    """Show a training step while it runs (with a spinner on a terminal) and its duration."""
+def report_step(name: str) -> Iterator[Callable[[str], None]]:
+    """Show a training step while it runs and its duration. On a terminal a spinner names
+    what the step is doing now (the component it trains); log lines written meanwhile
+    clear the spinner's line first, so nothing is printed onto it."""
     started = time.perf_counter()
-    done = threading.Event()
-    spinner = threading.Thread(target=_spin, args=(name, done), daemon=True)
-    if sys.stdout.isatty():
-        spinner.start()
-    else:
+    if not sys.stdout.isatty():
         print(f"{name} ...", flush=True)
-    try:
-        yield
-    finally:
-        done.set()
-        if spinner.is_alive():
-            spinner.join()
-        print(f"\r{name}: done in {time.perf_counter() - started:.1f} s", flush=True)
+        yield lambda doing: None
+    else:
+        with _Spinner(name) as spinner:
+            yield spinner.show
+    print(f"\r{_CLEAR_LINE}{name}: done in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def _spin(name: str, done: threading.Event) -> None:
-    for frame in itertools.cycle("|/-\\"):
-        if done.wait(0.1):
-            return
-        print(f"\r{name} {frame}", end="", flush=True)
+_CLEAR_LINE = "\033[K"  # erases from the cursor to the end of the line
+
+
+class _Spinner(logging.Handler):
+    """A spinner on stdout that also stands between the root logger and its handlers."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.step = name
+        self.doing = ""
+        self.drawing = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.handlers: list[logging.Handler] = []
+
+    def show(self, doing: str) -> None:
+        self.doing = doing
+
+    def __enter__(self) -> _Spinner:
+        root = logging.getLogger()
+        self.handlers, root.handlers = root.handlers, [self]
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        self.thread.join()
+        logging.getLogger().handlers = self.handlers
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.drawing:  # the line is cleared and the record written before a redraw
+            print(f"\r{_CLEAR_LINE}", end="", flush=True)
+            for handler in self.handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+    def _spin(self) -> None:
+        for frame in itertools.cycle("|/-\\"):
+            if self.done.wait(0.1):
+                return
+            doing = f": {self.doing}" if self.doing else ""
+            with self.drawing:
+                print(f"\r{_CLEAR_LINE}{self.step}{doing} {frame}", end="", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -81,9 +81,11 @@ def train(
             (c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS
         ]
         language = project.config.language or "en"
-        with step(f"Training the NLU pipeline ({len(project.data.nlu.examples)} examples)"):
+        with step(f"Training the NLU pipeline ({len(project.data.nlu.examples)} examples)") as now:
             if nlu_components:
-                pipeline = NluPipeline.train(nlu_components, project.data.nlu, language=language)
+                pipeline = NluPipeline.train(
+                    nlu_components, project.data.nlu, language=language, on_component=now
+                )
             else:
                 # Only routers and command generators (a CALM assistant): no NLU component
                 # runs. The default pipeline stands in only for an empty ``pipeline``, which
@@ -95,8 +97,8 @@ def train(
             with step(
                 f"Training the dialogue policies ({len(data.stories)} stories, "
                 f"{len(data.rules)} rules)"
-            ):
-                policies = train_policies(project.config.policies, data, project.domain)
+            ) as now:
+                policies = train_policies(project.config.policies, data, project.domain, now)
                 persist_policies(policies, staging / POLICIES_DIR)
         metadata = {**_metadata(project, digest, nlu_only), "project": layout.as_dict()}
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
@@ -107,14 +109,15 @@ def train(
     return TrainResult(target, skipped=False)
 
 
-# Wraps one training step: called with the step's name, used as a context manager.
-StepReporter = Callable[[str], AbstractContextManager[None]]
+# Wraps one training step: called with the step's name, used as a context manager that
+# gives a function to call with what the step is doing now (the component it trains).
+StepReporter = Callable[[str], AbstractContextManager[Callable[[str], None]]]
 
 
 @contextmanager
-def _silent(name: str) -> Iterator[None]:
+def _silent(name: str) -> Iterator[Callable[[str], None]]:
     started = time.perf_counter()
-    yield
+    yield lambda doing: log.debug("%s: %s", name, doing)
     log.info("%s: %.2f s", name, time.perf_counter() - started)
 
 

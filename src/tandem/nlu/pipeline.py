@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,10 @@ class NluPipeline:
         data: NluData,
         *,
         language: str = "en",
+        on_component: Callable[[str], None] | None = None,
     ) -> NluPipeline:
-        """Build and train; an empty ``components`` means the reference's default pipeline."""
+        """Build and train; an empty ``components`` means the reference's default pipeline.
+        ``on_component`` hears the label of each component as it starts to train."""
         if not components:
             logger.info("no NLU pipeline configured; training the default pipeline")
             components = DEFAULT_PIPELINE
@@ -92,6 +94,8 @@ class NluPipeline:
         messages = [Message(example.text, example=example) for example in data.examples]
         near_misses: list[Message] | None = None
         for index, component in enumerate(built):
+            if on_component is not None:
+                on_component(component.label)
             if not component.learns_rejection:
                 component.train(messages, data)
                 continue

@@ -8,7 +8,7 @@ CALM stages and are skipped here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,13 @@ _FILE_PREFIX = "policy"
 
 
 def train_policies(
-    configs: Sequence[ComponentConfig], data: TrainingData, domain: Domain
+    configs: Sequence[ComponentConfig],
+    data: TrainingData,
+    domain: Domain,
+    on_policy: Callable[[str], None] | None = None,
 ) -> list[tuple[int, NluPolicy]]:
     """The trained NLU policies with their index in ``configs``; raises ``ProjectError``
-    listing the problems of every policy."""
+    listing the problems of every policy. ``on_policy`` hears each name as it starts."""
     wanted = []
     for index, config in enumerate(configs):
         if config.name in NLU_POLICIES:
@@ -63,6 +66,8 @@ def train_policies(
     problems: list[Problem] = []
     trained = []
     for index, config in wanted:
+        if on_policy is not None:
+            on_policy(config.name)
         with gather(problems):
             trained.append((index, NLU_POLICIES[config.name].train(config, training)))
     raise_errors(problems)
