@@ -14,7 +14,7 @@ from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy, Prediction
 from tandem.project.domain import Domain, Form, IntentConfig, SessionConfig
-from tandem.runtime.assistant import Assistant
+from tandem.runtime.assistant import Assistant, TurnNotes
 from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
 
@@ -245,7 +245,7 @@ async def test_turn_stages_run_after_the_user_event_and_before_policies() -> Non
     seen: list[str] = []
 
     class Stage:
-        async def run(self, tracker: Tracker) -> list[ev.Event]:
+        async def run(self, tracker: Tracker, notes: TurnNotes) -> list[ev.Event]:
             seen.append(type(tracker.events[-1]).__name__)
             return [ev.SlotSet(name="city", value="Oslo")]
 

@@ -22,7 +22,7 @@ from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy, Prediction
 from tandem.project.domain import Domain, Form, IntentConfig
-from tandem.runtime.assistant import Assistant
+from tandem.runtime.assistant import Assistant, TurnNotes
 from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
 from tandem.testing.cases import TestCase, load_test_cases
@@ -125,7 +125,7 @@ class ScriptPolicy(Policy):
 class Router:
     """Plays router and command processor: the routing slot is set before the policies."""
 
-    async def run(self, tracker: Tracker) -> list[ev.Event]:
+    async def run(self, tracker: Tracker, notes: TurnNotes) -> list[ev.Event]:
         latest = tracker.latest_message
         intent = latest.intent_name if latest else None
         if not tracker.has_slot(names.ROUTING_SLOT) or tracker.get_slot(names.ROUTING_SLOT):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from functools import cached_property
+from typing import Any
 
 from tandem.calm.commands import (
     A2A_CLIENT,
@@ -89,13 +90,24 @@ def clean_commands(
     domain: Domain,
     *,
     chitchat_available: bool = False,
+    rejections: list[dict[str, Any]] | None = None,
 ) -> list[Command]:
     """``commands`` made fit for the current conversation (spec §5.3).
 
     ``chitchat_available``: an IntentlessPolicy is configured and has responses to use, so a
-    ``pattern_chitchat`` that runs ``action_trigger_chitchat`` can answer.
+    ``pattern_chitchat`` that runs ``action_trigger_chitchat`` can answer. ``rejections``,
+    if given, gets a ``rejection`` for each command dropped or replaced.
     """
-    return _Cleaning(commands, tracker, flows, domain, chitchat_available).run()
+    cleaning = _Cleaning(commands, tracker, flows, domain, chitchat_available)
+    clean = cleaning.run()
+    if rejections is not None:
+        rejections.extend(cleaning.rejections)
+    return clean
+
+
+def rejection(command: Command, reason: str) -> dict[str, Any]:
+    """How a command that does not run is reported (``TurnNotes.rejected_commands``)."""
+    return {"command": command.as_dict(), "reason": reason}
 
 
 class _Cleaning:
@@ -116,19 +128,25 @@ class _Cleaning:
         self.chitchat_available = chitchat_available
         self.stack = DialogueStack(tracker.stack)
         self.clean: list[Command] = []
+        self.rejections: list[dict[str, Any]] = []
+
+    def _reject(self, command: Command, reason: str) -> None:
+        self.rejections.append(rejection(command, reason))
 
     def run(self) -> list[Command]:
         for command in self.commands:
             if isinstance(command, SetSlot):
                 self._set_slot(command)
             elif isinstance(command, CancelFlow):
-                self._cancel_flow()
+                self._cancel_flow(command)
             elif isinstance(command, CannotHandle):
                 if not any(isinstance(c, CannotHandle) for c in self.clean):
                     self.clean.append(command)
             elif isinstance(command, StartFlow):
                 self._start_flow(command)
             elif isinstance(command, ChitChatAnswer):
+                if not self._chitchat_can_answer:
+                    self._reject(command, "pattern_chitchat has no chitchat answer to give")
                 self.clean.insert(0, command if self._chitchat_can_answer else _CHITCHAT_REFUSAL)
             elif isinstance(command, KnowledgeAnswer):
                 self.clean.insert(0, command)
@@ -143,13 +161,16 @@ class _Cleaning:
     def _set_slot(self, command: SetSlot) -> None:
         slot = self.domain.slots.get(command.name)
         if slot is None:
+            self._reject(command, "the domain has no such slot")
             self.clean.append(CannotHandle(UNKNOWN_SLOT_REASON))
             return
         if not should_slot_be_set(slot, command, self.clean):
+            self._reject(command, f"the slot's mappings do not let the {command.extractor} set it")
             if not any(isinstance(c, SetSlot) and c.name == slot.name for c in self.clean):
                 self._add_unless_present(CannotHandle(SLOT_NOT_SETTABLE_REASON))
             return
         if self._keeps_nlu_value(slot, command):
+            self._reject(command, "the NLU filled the slot and no mapping allows_nlu_correction")
             return
         if command.name not in self._correctable or command.name == ROUTING_SLOT:
             self.clean.append(command)
@@ -157,6 +178,8 @@ class _Cleaning:
             self.clean.append(command)  # the answer to the question being asked
         elif str(command.value) != str(self.tracker.get_slot(command.name)):
             self._correct(command)
+        else:
+            self._reject(command, "the slot holds this value already")
 
     def _keeps_nlu_value(self, slot: Slot, command: SetSlot) -> bool:
         """An LLM may only overwrite an NLU-filled value if a mapping allows it."""
@@ -175,8 +198,9 @@ class _Cleaning:
                 return
         self.clean.append(CorrectSlots((corrected,)))
 
-    def _cancel_flow(self) -> None:
+    def _cancel_flow(self, command: CancelFlow) -> None:
         if self.stack.context().get("flow_id") is None:
+            self._reject(command, "no flow is active")
             self._add_unless_present(CannotHandle(NO_ACTIVE_FLOW_REASON))
         else:
             self._add_unless_present(CancelFlow())
@@ -190,6 +214,7 @@ class _Cleaning:
             and top["flow_id"] == command.flow
             and not self.stack.is_active(CONTINUE_INTERRUPTED)
         ):
+            self._reject(command, "the flow is running already")
             return
         self.clean.append(command)
 
@@ -204,6 +229,8 @@ class _Cleaning:
         )
         if only_clarify and all(_is_routing_command(c) for c in self.clean):
             self.clean.append(command)
+        else:
+            self._reject(command, "a clarification only stands alone")
 
     def _add_unless_present(self, command: Command) -> None:
         if command not in self.clean:
@@ -245,6 +272,9 @@ class _Cleaning:
         # A CannotHandle is only worth it when nothing else was understood; in coexistence
         # the routing SetSlot comes with every message, hence the higher threshold.
         if len(clean) > (2 if self.domain.has_routing_slot else 1):
+            for command in clean:
+                if isinstance(command, CannotHandle):
+                    self._reject(command, "other commands were understood")
             clean = [c for c in clean if not isinstance(c, CannotHandle)]
         return clean
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm import stack as st
-from tandem.calm.cleaning import clean_commands
+from tandem.calm.cleaning import clean_commands, rejection
 from tandem.calm.flows import CollectStep, Flow, FlowsList
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain
+from tandem.runtime.assistant import TurnNotes
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class _Run:
     flows: FlowsList
     domain: Domain
     started_flows: tuple[str, ...]  # StartFlow commands of the latest message
+    rejections: list[dict[str, Any]] = field(default_factory=list)  # commands that did not run
 
     def stack(self) -> st.DialogueStack:
         return st.DialogueStack(self.tracker.stack)
@@ -55,10 +57,12 @@ class CommandProcessor:
         self.domain = domain
         self.chitchat_available = chitchat_available
 
-    async def run(self, tracker: Tracker) -> list[ev.Event]:
-        return self.process(tracker)
+    async def run(self, tracker: Tracker, notes: TurnNotes) -> list[ev.Event]:
+        return self.process(tracker, notes.rejected_commands)
 
-    def process(self, tracker: Tracker) -> list[ev.Event]:
+    def process(self, tracker: Tracker, rejected: list[dict[str, Any]]) -> list[ev.Event]:
+        """The events of the latest message's commands; ``rejected`` gets the commands that
+        do not run and why."""
         work = tracker.copy()
         produced: list[ev.Event] = []
 
@@ -71,10 +75,16 @@ class CommandProcessor:
         written = message.parse_data.get("commands", []) if message is not None else []
         commands = cmd.commands_from_dicts(written)
         if flows_changed(work, self.flows):
+            rejected.extend(rejection(c, "the flows changed in the conversation") for c in commands)
             commands = [cmd.HandleCodeChange()]
         else:
             commands = clean_commands(
-                commands, work, self.flows, self.domain, chitchat_available=self.chitchat_available
+                commands,
+                work,
+                self.flows,
+                self.domain,
+                chitchat_available=self.chitchat_available,
+                rejections=rejected,
             )
         emit(self._flow_hashes_update(work))
         run = _Run(
@@ -83,6 +93,7 @@ class CommandProcessor:
             flows=self.flows,
             domain=self.domain,
             started_flows=tuple(c.flow for c in commands if isinstance(c, cmd.StartFlow)),
+            rejections=rejected,
         )
         validations: list[st.Frame] = []
         command_events: list[ev.Event] = []
@@ -255,7 +266,7 @@ def _set_slot(command: cmd.SetSlot, run: _Run) -> list[ev.Event]:
         and command.name not in _allowed_slots(run)
         and not _collected_by_starting_flow(command.name, run)
     ):
-        log.debug("SetSlot(%s) dropped: no running or starting flow collects it.", command.name)
+        run.rejections.append(rejection(command, "no running or starting flow collects the slot"))
         return []
     return [ev.SlotSet(name=command.name, value=command.value, filled_by=command.extractor)]
 

@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tandem", description="Tandem conversational assistants")
     parser.add_argument("--version", action="version", version=f"tandem {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    # Every command takes ``-v`` too (``tandem shell -v``). Suppressed when absent, so that a
+    # command's default does not overwrite the ``-v`` given before the verb.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more"
+    )
     parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
     groups: dict[tuple[str, ...], argparse._SubParsersAction] = {}
     for path, (module_name, help_text) in _COMMANDS.items():
@@ -50,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         parent = path[:-1]
         if parent not in groups:
             groups[parent] = parsers[parent].add_subparsers(metavar="COMMAND")
-        sub = groups[parent].add_parser(path[-1], help=help_text, description=help_text)
+        sub = groups[parent].add_parser(
+            path[-1], help=help_text, description=help_text, parents=[common]
+        )
         module = importlib.import_module(module_name)
         module.add_arguments(sub, " ".join(path))
         sub.set_defaults(_run=module.run, _verb=" ".join(path))

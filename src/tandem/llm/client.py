@@ -13,7 +13,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Completion", "LLMClient", "LLMError", "Usage"]
+__all__ = ["Completion", "LLMCall", "LLMClient", "LLMError", "Usage", "observe_llm_calls"]
 
 _BACKOFF = 0.25  # seconds before the first retry; doubled before each further one
 _BODY_EXCERPT = 300  # characters of an error body quoted in an LLMError
@@ -72,6 +74,40 @@ class Completion:
     latency_ms: float = 0.0  # 0 when the answer came from a cassette
 
 
+@dataclass(frozen=True, slots=True)
+class LLMCall:
+    """One prompt sent and what came of it: the raw answer, or the error that ended it."""
+
+    model: str
+    prompt: str
+    answer: str | None
+    error: str | None = None
+
+
+LLMCallObserver = Callable[[LLMCall], None]
+
+# The observers of the current context (see ``observe_llm_calls``). A context variable rather
+# than a constructor argument: the clients live deep inside the loaded components, and each
+# asyncio task sees only its own observers, so one conversation never sees another's calls.
+_OBSERVERS: ContextVar[tuple[LLMCallObserver, ...]] = ContextVar("llm_observers", default=())
+
+
+@contextmanager
+def observe_llm_calls(observer: LLMCallObserver) -> Iterator[None]:
+    """Call ``observer`` with every completion any client makes in this context meanwhile
+    (``tandem shell --debug-llm``)."""
+    token = _OBSERVERS.set((*_OBSERVERS.get(), observer))
+    try:
+        yield
+    finally:
+        _OBSERVERS.reset(token)
+
+
+def _notify(call: LLMCall) -> None:
+    for observer in _OBSERVERS.get():
+        observer(call)
+
+
 # What stands for a volatile part of a prompt in the requests a cassette keys on.
 VOLATILE_MARK = "<volatile>"
 
@@ -96,7 +132,17 @@ class LLMClient:
 
         ``volatile`` are parts of the prompt that differ from run to run for the same
         conversation (the current time); a cassette matches recordings with them masked.
+        Observers (``observe_llm_calls``) see the prompt and the raw answer or the error.
         """
+        try:
+            completion = await self._complete(prompt, volatile)
+        except LLMError as error:
+            _notify(LLMCall(self.config.model, prompt, None, str(error)))
+            raise
+        _notify(LLMCall(completion.model, prompt, completion.text))
+        return completion
+
+    async def _complete(self, prompt: str, volatile: Sequence[str]) -> Completion:
         config = self.config
         keyed_prompt = prompt
         for part in volatile:

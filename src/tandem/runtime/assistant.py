@@ -23,11 +23,20 @@ from tandem.runtime.message import UserMessage
 Parser = Callable[[UserMessage, Tracker], Awaitable[dict[str, Any]]]
 
 
+@dataclass
+class TurnNotes:
+    """What the stages of a turn report beside their events, for whoever explains the turn
+    (``tandem shell --debug``). Not stored: it says why, the events say what."""
+
+    # Commands of the message that were dropped or replaced: ``{"command": ..., "reason": ...}``.
+    rejected_commands: list[dict[str, Any]] = field(default_factory=list)
+
+
 class TurnStage(Protocol):
     """Runs once per user message after slot extraction, before the policies (e.g. CALM's
-    command processor); returns events to append."""
+    command processor); returns events to append and may write to the turn's ``notes``."""
 
-    async def run(self, tracker: Tracker) -> list[Event]: ...
+    async def run(self, tracker: Tracker, notes: TurnNotes) -> list[Event]: ...
 
 
 class FailureHandler(Protocol):

@@ -26,7 +26,7 @@ from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker, applied_events
 from tandem.policies import ensemble
 from tandem.policies.base import Prediction
-from tandem.runtime.assistant import Assistant
+from tandem.runtime.assistant import Assistant, TurnNotes
 from tandem.runtime.message import EVENT_METADATA, UserMessage
 from tandem.stores.errors import StoreConflict
 from tandem.stores.lock_store import InMemoryLockStore, LockStore
@@ -54,6 +54,7 @@ class TurnResult:
     messages: list[ev.BotUttered] = field(default_factory=list)
     # Where this turn's events start in ``tracker.events``.
     first_new_event: int = 0
+    notes: TurnNotes = field(default_factory=TurnNotes)
 
     @property
     def new_events(self) -> list[ev.Event]:
@@ -93,7 +94,7 @@ class MessageProcessor:
             await turn.start_session_if_needed(message.metadata)
             await turn.handle_user_message(message)
             await self.save(tracker, remember=True)
-            return TurnResult(tracker, turn.messages, first_new_event)
+            return TurnResult(tracker, turn.messages, first_new_event, turn.notes)
 
     async def start_session(
         self,
@@ -358,9 +359,10 @@ class _Turn:
         self.sink = sink
         self.messages: list[ev.BotUttered] = []
         self.first_new_event = len(tracker.events)
+        self.notes = TurnNotes()
 
     def result(self) -> TurnResult:
-        return TurnResult(self.tracker, self.messages, self.first_new_event)
+        return TurnResult(self.tracker, self.messages, self.first_new_event, self.notes)
 
     # -- appending ----------------------------------------------------------------------
 
@@ -446,7 +448,7 @@ class _Turn:
         if not predict:
             return
         for stage in self.assistant.turn_stages:
-            await self.append(await stage.run(self.tracker))
+            await self.append(await stage.run(self.tracker, self.notes))
         await self.predict_and_run_actions()
 
     async def extract_slots(self) -> None:
