@@ -202,6 +202,24 @@ def test_slot_the_extractor_may_not_set_becomes_cannot_handle() -> None:
     assert clean([SetSlot("recipient", "Mary", NLU)]) == [CannotHandle(SLOT_NOT_SETTABLE_REASON)]
 
 
+def test_dropped_and_replaced_commands_are_reported_with_why() -> None:
+    rejections: list[dict[str, Any]] = []
+    commands = [SetSlot("amount", 5), StartFlow("check_balance"), CancelFlow()]
+    cleaned = clean_commands(commands, tracker_of(DOMAIN), FLOWS, DOMAIN, rejections=rejections)
+    assert cleaned == [StartFlow("check_balance")]
+    assert rejections == [
+        {
+            "command": SetSlot("amount", 5).as_dict(),
+            "reason": "the slot's mappings do not let the LLM set it",
+        },
+        {"command": CancelFlow().as_dict(), "reason": "no flow is active"},
+        {
+            "command": CannotHandle(SLOT_NOT_SETTABLE_REASON).as_dict(),
+            "reason": "other commands were understood",
+        },
+    ]
+
+
 def test_llm_value_after_an_nlu_value_of_the_same_message_is_dropped_silently() -> None:
     cleaned = clean([SetSlot("note", "from nlu", NLU), SetSlot("note", "from llm")])
     assert commands_as_dicts(cleaned) == [

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tandem.llm.client import LLMClient, LLMError, Usage
+from tandem.llm.client import LLMCall, LLMClient, LLMError, Usage, observe_llm_calls
 from tandem.llm.config import LLMConfig, resolve_llm_config
 
 from .conftest import FakeLLMServer, chat_reply
@@ -235,3 +235,21 @@ async def test_embeddings_missing_a_vector_are_an_error(llm_server, make_client)
     llm_server.then(body={"data": [{"index": 0, "embedding": [1.0]}]})
     with pytest.raises(LLMError, match="1 embeddings for 2 texts"):
         await make_client(config_for(llm_server)).embed(["a", "b"])
+
+
+async def test_observers_see_each_prompt_and_raw_answer_or_error(llm_server, make_client):
+    llm_server.then_answer("start flow transfer")
+    llm_server.then(400, {"error": {"message": "bad request"}})
+    client = make_client(config_for(llm_server, max_retries=0))
+    calls: list[LLMCall] = []
+    with observe_llm_calls(calls.append):
+        await client.complete("Which flow?")
+        with pytest.raises(LLMError):
+            await client.complete("And now?")
+    await client.complete("Unobserved")
+    assert [(c.prompt, c.answer) for c in calls] == [
+        ("Which flow?", "start flow transfer"),
+        ("And now?", None),
+    ]
+    assert calls[0].model == "served-model" and calls[0].error is None
+    assert calls[1].error is not None and "bad request" in calls[1].error

@@ -1,0 +1,175 @@
+"""``tandem shell`` as a person uses it: the real command in a pseudo-terminal, on the starter.
+
+Line editing, history, Ctrl-C and Ctrl-D depend on a terminal, so these tests give the shell
+one (``pty.fork`` makes the pseudo-terminal its controlling terminal: Ctrl-C typed into it
+sends SIGINT, as a real terminal does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tandem.cli.main import build_parser, main
+
+PROMPT = "Your input -> "
+UP = "\x1b[A"
+
+
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = tmp_path_factory.mktemp("shell") / "bot"
+    assert main(["init", str(project)]) == 0
+    with contextlib.chdir(project):
+        assert main(["train", "--fixed-model-name", "m"]) == 0
+    return project
+
+
+class Terminal:
+    """A child process on a pseudo-terminal: type into it, wait for what it prints."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: becomes the shell
+            os.chdir(project)
+            os.environ.update(TERM="xterm", INPUTRC=os.devnull)
+            os.execv(sys.executable, [sys.executable, "-m", "tandem.cli.main", *args])
+        self.pid, self.fd = pid, fd
+        self.output = ""
+
+    def type(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> str:
+        """Everything printed since the last match, up to and including ``pattern``."""
+        deadline = time.monotonic() + timeout
+        while (found := re.search(pattern, self.output)) is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise AssertionError(f"no {pattern!r} in {self.output!r}")
+            try:
+                self.output += os.read(self.fd, 65536).decode(errors="replace")
+            except OSError:  # the child closed the terminal
+                raise AssertionError(f"no {pattern!r} in {self.output!r}") from None
+        seen, self.output = self.output[: found.end()], self.output[found.end() :]
+        return seen.replace("\r\n", "\n")
+
+    def say(self, keys: str) -> str:
+        """Type a line and return what the shell printed until it asks again."""
+        self.type(keys + "\r")
+        return self.expect(re.escape(PROMPT))
+
+    def exit_code(self, timeout: float = 5.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):  # drain, so the child never blocks on output
+                if select.select([self.fd], [], [], 0.05)[0]:
+                    self.output += os.read(self.fd, 65536).decode(errors="replace")
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+        raise AssertionError(f"the shell did not exit within {timeout} s: {self.output!r}")
+
+    def close(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+@contextlib.contextmanager
+def shell(project: Path, *args: str) -> Iterator[Terminal]:
+    terminal = Terminal(project, "shell", *args)
+    try:
+        terminal.expect(re.escape(PROMPT), timeout=30)
+        yield terminal
+    finally:
+        terminal.close()
+
+
+def test_debug_explains_each_turn_and_up_recalls_the_last_message(starter: Path) -> None:
+    with shell(starter, "--debug") as terminal:
+        refused = terminal.say("/SetSlots(pizza_size=large)")
+        assert re.search(
+            r"rejected: set slot\(name='pizza_size'.*\): no running or starting flow collects",
+            refused,
+        )
+        ordered = terminal.say("I want a pepperoni pizza")
+        assert '"name": "order_pizza"' in ordered
+        assert "pizza_type = 'pepperoni'" in ordered  # the slots the turn changed
+        assert "utter_ask_pizza_size  by FlowPolicy 1.00" in ordered  # policy and confidence
+        assert "start flow(flow='order_pizza')" in ordered
+
+        restarted = terminal.say("/restart")
+        # The restart cleared the tracker; the report still has the turn's parse and stack.
+        assert '"name": "restart"' in restarted
+        assert re.search(r'stack before restart: \["order_pizza@', restarted)
+        assert "pizza_type = None  (restart)" in restarted
+
+        recalled = terminal.say(UP + UP)  # the message before "/restart"
+        assert "^[[A" not in recalled
+        assert '"name": "order_pizza"' in recalled
+
+        terminal.say("large")
+        ended = terminal.say("yes")  # the flow ends and action_reset_routing resets the tracker
+        assert '"name": "affirm"' in ended
+        assert "order_confirmed = True" in ended
+        assert "action_reset_routing  by FlowPolicy 1.00" in ended
+        assert "flows: order_pizza completed" in ended
+        assert 'stack before routing_session_ended: ["pattern_completed@' in ended
+        assert ended.rstrip().endswith(PROMPT.rstrip())
+
+        terminal.type("\x04")  # Ctrl-D
+        assert terminal.exit_code() == 0
+    history = (starter / ".tandem_history").read_text()
+    assert "I want a pepperoni pizza" in history and "/restart" in history
+
+
+def test_ctrl_c_exits_at_once_with_130_and_v_after_the_verb(starter: Path) -> None:
+    with shell(starter, "-v") as terminal:
+        started = time.monotonic()
+        terminal.type("\x03")  # Ctrl-C
+        assert terminal.exit_code() == 130
+        assert time.monotonic() - started < 3
+        assert "Traceback" not in terminal.output
+
+
+def test_ctrl_c_stops_a_turn_that_hangs(starter: Path, tmp_path: Path) -> None:
+    # A "Redis" that takes connections and never answers: the first message's turn hangs.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        project = Path(shutil.copytree(starter, tmp_path / "bot"))
+        port = silent.getsockname()[1]
+        (project / "endpoints.yml").write_text(
+            f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {port}\n"
+        )
+        with shell(project) as terminal:
+            terminal.type("hello\r")
+            terminal.expect("hello")
+            time.sleep(0.5)  # into the turn
+            started = time.monotonic()
+            terminal.type("\x03")
+            assert terminal.exit_code() == 130
+            assert time.monotonic() - started < 3
+            assert "Traceback" not in terminal.output
+
+
+@pytest.mark.parametrize("argv", [["shell", "-v"], ["-v", "shell"], ["data", "validate", "-v"]])
+def test_verbose_is_taken_before_or_after_the_verb(argv: list[str]) -> None:
+    assert build_parser().parse_args(argv).verbose is True
+
+
+def test_verbose_is_off_unless_given() -> None:
+    assert build_parser().parse_args(["shell"]).verbose is False
