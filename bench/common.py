@@ -62,14 +62,14 @@ def write_starter(target: Path) -> Path:
     return target
 
 
-def train_project(root: Path, *, force: bool = True) -> float:
+def train_project(root: Path, *, force: bool = True, config: str = "config.yml") -> float:
     """Train the project at ``root`` into ``root/models``; returns the seconds it took
     (loading and validating the project files included, as ``tandem train`` does)."""
     from tandem.model.training import train
     from tandem.project.loader import load_project
 
     started = time.perf_counter()
-    project = load_project(root)
+    project = load_project(root, config=config)
     train(project, root / "models", force=force)
     return time.perf_counter() - started
 

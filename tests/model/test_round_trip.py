@@ -45,6 +45,7 @@ CASES = {
     "bank-intent-router": Case(ACCEPTANCE / "bank"),
     "bank-llm-router": Case(ACCEPTANCE / "bank", "config-llm-router.yml"),
     "restaurant-forms": Case(FIXTURES / "restaurant_forms"),
+    "restaurant-forms-spacy": Case(FIXTURES / "restaurant_forms", "config-spacy.yml"),
     "helpdesk-faq": Case(FIXTURES / "helpdesk_faq"),
     "financial-nested": Case(
         FIXTURES / "financial_nested", data=("data/nlu", "data/core", "data/responses")

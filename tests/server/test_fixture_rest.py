@@ -1,4 +1,4 @@
-"""A public-style NLU project served by ``tandem run`` and talked to over the REST channel.
+"""Public-style NLU projects served by ``tandem run`` and talked to over the REST channel.
 
 ``helpdesk_faq`` (tests/fixtures/projects) declares its responses under ``actions:`` as many
 public projects do, answers retrieval intents through two ResponseSelectors, and has no
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from server_testkit import request, running
 
 from tandem.cli.main import main
@@ -49,3 +51,44 @@ def test_the_helpdesk_answers_over_rest_without_an_action_server(tmp_path: Path)
             "utter_faq/vpn",
             "utter_chitchat/ask_name",
         ]
+
+
+RESTAURANT = FIXTURE.parent / "restaurant_forms"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "config.yml",
+        pytest.param(
+            "config-spacy.yml",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a training example under the 0.7 threshold (README: intent confidences)",
+            ),
+        ),
+    ],
+)
+def test_the_restaurant_form_books_a_table_over_rest(
+    config: str, tmp_path: Path, sdk_server: Callable[[Path, str], str]
+) -> None:
+    """The form project, on its counts pipeline and on its spaCy one, through the real
+    rasa-sdk action server (form validation and the booking are custom actions)."""
+    project = Path(shutil.copytree(RESTAURANT, tmp_path / "restaurant"))
+    url = sdk_server(RESTAURANT, "actions.actions")
+    (project / "endpoints.yml").write_text(f"action_endpoint:\n  url: {url}\n")
+    with contextlib.chdir(project):
+        assert main(["train", "--config", config, "--fixed-model-name", "m"]) == 0
+    with running(project, "--enable-api") as port:
+        assert say(port, "g", "hey there") == [
+            "Hello! I can book you a table. What would you like?"
+        ]
+        assert say(port, "g", "can you book a table") == ["Which cuisine would you like?"]
+        assert say(port, "g", "italian food") == ["For how many people?"]
+        assert say(port, "g", "we are 5") == ["Would you like to sit outside?"]
+        assert say(port, "g", "yes") == ["Anything we should know, for example allergies?"]
+        assert say(port, "g", "I am allergic to nuts") == [
+            "All done, your table is booked.",
+            "A table for 5 (italian cuisine), outside: True. Note: I am allergic to nuts",
+        ]
+        assert say(port, "g", "thanks a lot") == ["You are welcome :)"]

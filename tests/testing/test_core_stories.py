@@ -64,11 +64,13 @@ stories:
 """
 
 
-def _trained(project: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _trained(
+    project: str, root: Path, monkeypatch: pytest.MonkeyPatch, config: str = "config.yml"
+) -> Path:
     target = root / project
     shutil.copytree(FIXTURES / project, target)
     monkeypatch.chdir(target)
-    assert main(["train", "--fixed-model-name", "model"]) == 0
+    assert main(["train", "--config", config, "--fixed-model-name", "model"]) == 0
     return target
 
 
@@ -79,19 +81,30 @@ def _report(project: Path, out: str = "results") -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("project", "stories"),
-    [("restaurant_forms", 6), ("financial_nested", 5), ("helpdesk_faq", 3)],
+    ("project", "config", "stories"),
+    [
+        ("restaurant_forms", "config.yml", 6),
+        # spaCy's tokens and vectors, and a FallbackClassifier at 0.7 as such projects write it
+        ("restaurant_forms", "config-spacy.yml", 6),
+        ("financial_nested", "config.yml", 5),
+        ("helpdesk_faq", "config.yml", 3),
+    ],
 )
 @pytest.mark.parametrize("e2e", [False, True])
 def test_the_fixture_passes_its_test_stories(
     project: str,
+    config: str,
     stories: int,
     e2e: bool,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
-    root = _trained(project, tmp_path, monkeypatch)
+    if e2e and config == "config-spacy.yml":  # the NLU's own intents fall short there
+        reason = "training examples under the 0.7 threshold (README: intent confidences)"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    root = _trained(project, tmp_path, monkeypatch, config)
     capsys.readouterr()
     code = main(["test", "core", *(["--e2e"] if e2e else []), "--fail-on-prediction-errors"])
     out = capsys.readouterr().out
