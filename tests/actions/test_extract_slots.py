@@ -159,10 +159,12 @@ async def test_mapping_of_an_entity_not_in_the_domain_is_skipped(caplog):
           x: {type: text, mappings: [{type: from_entity, entity: planet}]}
         """
     )
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.DEBUG):
         events = await extract(domain, user("Mars", "inform", [entity("planet", "Mars")]))
     assert events == []
-    assert "planet" in caplog.text
+    # Validation refuses such a domain; at run time (where the IntentBasedRouter converts with
+    # a domain stripped of entities on every turn) it is only a debug line, never a warning.
+    assert [r.levelno for r in caplog.records if "planet" in r.getMessage()] == [logging.DEBUG]
 
 
 # -- from_text / from_intent and intent filters ---------------------------------------------

@@ -233,14 +233,16 @@ def _applies(mapping: SlotMapping, slot: Slot, turn: MappingTurn) -> bool:
 
 
 def _references_known_names(mapping: SlotMapping, slot: Slot, domain: Domain) -> bool:
+    # Debug only: validation reports such mappings once, and the IntentBasedRouter converts
+    # with a domain stripped of intents and entities on purpose (as the reference does).
     if mapping.type == "from_entity" and mapping.entity not in domain.entities:
-        log.warning(
+        log.debug(
             "Slot '%s' maps entity '%s', which is not in the domain.", slot.name, mapping.entity
         )
         return False
     unknown = [intent for intent in mapping.intent if intent not in domain.intents]
     if mapping.type == "from_intent" and unknown:
-        log.warning("Slot '%s' maps intents %s, which are not in the domain.", slot.name, unknown)
+        log.debug("Slot '%s' maps intents %s, which are not in the domain.", slot.name, unknown)
         return False
     return True
 
