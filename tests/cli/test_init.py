@@ -20,6 +20,8 @@ def test_init_writes_the_starter_project(tmp_path: Path, capsys) -> None:
         "domain/orders.yml",
     ):
         assert (tmp_path / "bot" / name).is_file(), name
+    ignored = (tmp_path / "bot" / ".gitignore").read_text().split()
+    assert {"models/", "results/", ".tandem_history"} <= set(ignored)
 
 
 def test_the_starter_passes_its_own_e2e_tests(
