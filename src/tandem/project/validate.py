@@ -820,9 +820,10 @@ def check_component_names(project: Project) -> Iterator[Problem]:
 def check_component_options(project: Project) -> Iterator[Problem]:
     """The options of the NLU components and NLU policies, each at its own line.
 
-    An option the component does not read is an error: the reference drops it silently, so a
-    misspelt option would quietly do nothing. An option the reference reads and Tandem does
-    not is a warning saying what is done instead, given once for all the items of one name.
+    An option the component does not read is a warning with a did-you-mean: the reference
+    drops it silently, so a misspelt option would quietly do nothing, but a project it accepts
+    is not refused. An option the reference reads and Tandem does not is a warning saying what
+    is done instead, given once for all the items of one name.
     """
     ignored: dict[tuple[str, str], tuple[Source, str]] = {}
     for item in (*project.config.pipeline, *project.config.policies):
@@ -835,8 +836,9 @@ def check_component_options(project: Project) -> Iterator[Problem]:
             elif key not in kind.known_options():
                 yield Problem(
                     item.at(key),
-                    f"unknown option '{key}' of {item.name}",
+                    f"unknown option '{key}' of {item.name}; it is ignored",
                     suggest(key, kind.known_options()) or "remove it",
+                    "warning",
                 )
     for (name, key), (at, instead) in ignored.items():
         yield Problem(
