@@ -806,7 +806,7 @@ def check_component_names(project: Project) -> Iterator[Problem]:
                 yield Problem(
                     item.source,
                     f"the {what} '{item.name}' is not supported by Tandem",
-                    "see the README for the supported components",
+                    "see 'Supported components' in the README",
                 )
             elif item.name not in known:
                 hint = closest(item.name, known)
