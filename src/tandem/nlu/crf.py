@@ -1,20 +1,23 @@
 """A linear-chain conditional random field over sparse token features.
 
-score(y | x) = sum_t x_t . W[:, y_t] + sum_t T[y_(t-1), y_t]; trained by L-BFGS (OWL-QN when
-there is an L1 penalty) on the summed negative log-likelihood + l1 |theta| + l2 |theta|^2.
+score(y | x) = sum_t x_t . W[:, y_t] + sum_t T[y_(t-1), y_t], trained by CRFsuite (through
+python-crfsuite: L-BFGS, OWL-QN with an L1 penalty, on the negative log-likelihood + c1 |w|_1
++ c2 |w|^2), the trainer the reference's CRFEntityExtractor uses, with every transition between
+labels possible as it sets it. Its weights are copied into two arrays, so a model is data only
+and tagging (Viterbi, and forward-backward for each token's label marginals) runs here.
 
 Forward-backward runs in scaled probability space (each step normalised) on batches of
-sequences of equal length, so training is a few matrix products per token position.
+sequences of equal length.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import tempfile
+from pathlib import Path
 
 import numpy as np
+import pycrfsuite
 import scipy.sparse as sp
-
-from tandem.nlu import lbfgs
 
 
 class LinearChainCrf:
@@ -31,42 +34,28 @@ class LinearChainCrf:
         l2: float,
         max_iter: int,
     ) -> None:
-        d, n_labels = self.emissions.shape
-        x = sp.vstack(sequences, format="csr")
-        xt = x.T.tocsr()
-        gold = np.concatenate(tags)
-        # Row of each token of each sequence, grouped by sequence length.
-        starts = np.cumsum([0] + [len(t) for t in tags[:-1]])
-        by_length: dict[int, list[int]] = defaultdict(list)
-        for start, t in zip(starts, tags, strict=True):
-            by_length[len(t)].append(start)
-        groups = [np.array(s)[:, None] + np.arange(length) for length, s in by_length.items()]
-        gold_transitions = np.zeros((n_labels, n_labels))
-        for t in tags:
-            np.add.at(gold_transitions, (t[:-1], t[1:]), 1.0)
-
-        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            emissions = theta[: d * n_labels].reshape(d, n_labels)
-            transitions = theta[d * n_labels :].reshape(n_labels, n_labels)
-            scores = np.asarray(x @ emissions)
-            d_scores = np.zeros_like(scores)
-            d_transitions = -gold_transitions
-            log_likelihood = float(scores[np.arange(len(gold)), gold].sum())
-            log_likelihood += float((gold_transitions * transitions).sum())
-            for rows in groups:
-                log_z, marginals, pairs = forward_backward(scores[rows], transitions)
-                log_likelihood -= float(log_z.sum())
-                d_scores[rows] += marginals
-                d_transitions = d_transitions + pairs
-            d_scores[np.arange(len(gold)), gold] -= 1.0
-            gradient = np.concatenate([(xt @ d_scores).ravel(), d_transitions.ravel()])
-            loss = -log_likelihood + l2 * float(np.dot(theta, theta))
-            return loss, gradient + 2.0 * l2 * theta
-
-        theta0 = np.zeros(d * n_labels + n_labels * n_labels)
-        theta = lbfgs.minimize(objective, theta0, max_iter=max_iter, tol=1e-5, l1=l1)
-        self.emissions = theta[: d * n_labels].reshape(d, n_labels)
-        self.transitions = theta[d * n_labels :].reshape(n_labels, n_labels)
+        """Learn from token feature rows (one matrix per sequence) and label indices."""
+        trainer = pycrfsuite.Trainer(verbose=False)
+        for x, labels in zip(sequences, tags, strict=True):
+            trainer.append(pycrfsuite.ItemSequence(_items(x)), [str(k) for k in labels])
+        trainer.set_params(
+            {"c1": l1, "c2": l2, "max_iterations": max_iter, "feature.possible_transitions": True}
+        )
+        with tempfile.TemporaryDirectory(prefix="tandem-crf-") as folder:
+            path = str(Path(folder) / "model.crfsuite")
+            trainer.train(path)
+            tagger = pycrfsuite.Tagger()
+            tagger.open(path)
+            try:
+                learned = tagger.info()
+            finally:
+                tagger.close()
+        self.emissions = np.zeros(self.emissions.shape)
+        for (column, label), weight in learned.state_features.items():
+            self.emissions[int(column), int(label)] = weight
+        self.transitions = np.zeros(self.transitions.shape)
+        for (before, after), weight in learned.transitions.items():
+            self.transitions[int(before), int(after)] = weight
 
     def predict(self, x: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """Best tag sequence (Viterbi) and per-token label marginals for one sequence."""
@@ -75,6 +64,18 @@ class LinearChainCrf:
             return np.zeros(0, dtype=int), np.zeros((0, self.transitions.shape[0]))
         _, marginals, _ = forward_backward(scores[None], self.transitions)
         return viterbi(scores, self.transitions), marginals[0]
+
+
+def _items(x: sp.csr_matrix) -> list[dict[str, float]]:
+    """CRFsuite's items of a sequence: each token's non-zero columns, named by number."""
+    x = x.tocsr()
+    return [
+        {
+            str(column): float(value)
+            for column, value in zip(x.indices[start:end], x.data[start:end], strict=True)
+        }
+        for start, end in zip(x.indptr[:-1], x.indptr[1:], strict=True)
+    ]
 
 
 def forward_backward(

@@ -1,4 +1,4 @@
-"""Limited-memory BFGS, with OWL-QN for an L1 penalty, over flat float32 parameter vectors.
+"""Limited-memory BFGS over flat float32 parameter vectors.
 
 Written here rather than taken from scipy.optimize because the models have up to millions of
 parameters: scipy's L-BFGS-B works in float64 and its per-iteration bookkeeping cost more than
@@ -18,46 +18,29 @@ _MEMORY = 10
 _ARMIJO = 1e-4
 
 
-def minimize(
-    objective: Objective,
-    x0: np.ndarray,
-    *,
-    max_iter: int,
-    tol: float,
-    l1: float = 0.0,
-) -> np.ndarray:
-    """Minimise ``objective(x) + l1 * |x|_1`` from ``x0``.
+def minimize(objective: Objective, x0: np.ndarray, *, max_iter: int, tol: float) -> np.ndarray:
+    """Minimise ``objective`` from ``x0``.
 
-    Stops after ``max_iter`` iterations, when the largest (pseudo-)gradient component is at
-    most ``tol``, or when a step no longer lowers the value.
+    Stops after ``max_iter`` iterations, when the largest gradient component is at most
+    ``tol``, or when a step no longer lowers the value.
     """
     x = x0.copy()
     value, gradient = objective(x)
-    value += l1 * float(np.abs(x).sum())
     steps: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=_MEMORY)
     for _ in range(max_iter):
-        direction_gradient = _pseudo_gradient(x, gradient, l1) if l1 else gradient
-        if not np.any(direction_gradient) or np.abs(direction_gradient).max() <= tol:
+        if not np.any(gradient) or np.abs(gradient).max() <= tol:
             break
-        direction = -_inverse_hessian_times(direction_gradient, steps)
-        if l1:
-            # OWL-QN: never move against the pseudo-gradient's sign, stay in one orthant.
-            direction[np.sign(direction) == np.sign(direction_gradient)] = 0.0
-            orthant = np.where(x != 0, np.sign(x), -np.sign(direction_gradient))
-        slope = float(np.vdot(direction_gradient, direction))
+        direction = -_inverse_hessian_times(gradient, steps)
+        slope = float(np.vdot(gradient, direction))
         if slope >= 0:  # not a descent direction: restart from steepest descent
             steps.clear()
-            direction = -direction_gradient
+            direction = -gradient
             slope = -float(np.vdot(direction, direction))
         step = 1.0 if steps else 1.0 / max(1.0, float(np.linalg.norm(direction)))
         while True:
             candidate = x + step * direction
-            if l1:
-                candidate[np.sign(candidate) != orthant] = 0.0
             new_value, new_gradient = objective(candidate)
-            new_value += l1 * float(np.abs(candidate).sum())
-            decrease = float(np.vdot(direction_gradient, candidate - x)) if l1 else step * slope
-            if new_value <= value + _ARMIJO * decrease or step < 1e-10:
+            if new_value <= value + _ARMIJO * step * slope or step < 1e-10:
                 break
             step *= 0.5
         if new_value >= value:
@@ -87,12 +70,3 @@ def _inverse_hessian_times(
         beta = rho * float(np.vdot(y, q))
         q += (alpha - beta) * s
     return q
-
-
-def _pseudo_gradient(x: np.ndarray, gradient: np.ndarray, l1: float) -> np.ndarray:
-    """The steepest-descent direction of f + l1*|x| (its subgradient of least magnitude)."""
-    result = np.where(x > 0, gradient + l1, np.where(x < 0, gradient - l1, 0.0)).astype(x.dtype)
-    at_zero = x == 0
-    result[at_zero & (gradient + l1 < 0)] = (gradient + l1)[at_zero & (gradient + l1 < 0)]
-    result[at_zero & (gradient - l1 > 0)] = (gradient - l1)[at_zero & (gradient - l1 > 0)]
-    return result

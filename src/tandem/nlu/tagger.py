@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from tandem.nlu import bilou
 from tandem.nlu.crf import LinearChainCrf
-from tandem.nlu.message import Message, sparse_row
+from tandem.nlu.message import Message
 from tandem.nlu.storage import Store
 from tandem.nlu.token_features import TOKEN_VALUES, positions
 from tandem.project.training_data import EntityAnnotation, NluExample
@@ -108,14 +108,22 @@ class EntityTagger:
         return result
 
     def _matrix(self, message: Message, entity_tags: list[str] | None) -> sp.csr_matrix:
-        width = len(self.vocabulary)
-        rows = [
-            sparse_row(
-                {c: 1.0 for a in attributes if (c := self.vocabulary.get(a)) is not None}, width
-            )
-            for attributes in self._attributes(message, entity_tags)
-        ]
-        matrix = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, width))
+        # One CSR matrix built from its index arrays: stacking one sparse row per token cost
+        # more than training and tagging together.
+        columns: list[int] = []
+        ends = [0]
+        for attributes in self._attributes(message, entity_tags):
+            known = {c for a in attributes if (c := self.vocabulary.get(a)) is not None}
+            columns.extend(sorted(known))
+            ends.append(len(columns))
+        matrix = sp.csr_matrix(
+            (
+                np.ones(len(columns), dtype=np.float32),
+                np.asarray(columns, dtype=np.int32),
+                np.asarray(ends, dtype=np.int32),
+            ),
+            shape=(len(ends) - 1, len(self.vocabulary)),
+        )
         if not self.sequence_features:
             return matrix
         extra = [f.sequence for f in message.features_from(self.origins)]
