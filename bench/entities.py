@@ -136,7 +136,7 @@ def crfsuite_baseline(pipeline: Any, data: Any, test: list[Request]) -> dict[str
         message = tokenized(example.text, example)
         spans = tagger._spans(message, example.entities, "entity")
         tags = bilou.encode(len(message.tokens), spans, True)
-        trainer.append(tagger._attributes(message, None), tags)
+        trainer.append(tagger._attributes(message), tags)
     trainer.set_params(
         {
             "c1": tagger.l1,
@@ -154,7 +154,7 @@ def crfsuite_baseline(pipeline: Any, data: Any, test: list[Request]) -> dict[str
         for text, spans in test:
             started = time.perf_counter()
             message = tokenized(text)
-            tags = crfsuite.tag(tagger._attributes(message, None))
+            tags = crfsuite.tag(tagger._attributes(message))
             found = bilou.decode(tags, message.tokens, text, True, lambda _: True)
             latencies.append((time.perf_counter() - started) * 1000)
             tokens = message.tokens

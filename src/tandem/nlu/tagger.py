@@ -90,7 +90,8 @@ class EntityTagger:
 
     # -- features ------------------------------------------------------------------------------
 
-    def _attributes(self, message: Message, entity_tags: list[str] | None) -> list[list[str]]:
+    def _attributes(self, message: Message) -> list[list[str]]:
+        """Each token's attribute names (the `features` option at each window offset)."""
         texts = [token.text for token in message.tokens or ()]
         patterns = message.patterns or [frozenset()] * len(texts)
         result = []
@@ -102,18 +103,29 @@ class EntityTagger:
                     continue
                 for name in names:
                     attributes.extend(_values(name, offset, texts[j], patterns[j]))
-            if entity_tags is not None:
-                attributes.append(f"entity:{entity_tags[i]}")
             result.append(attributes)
         return result
 
-    def _matrix(self, message: Message, entity_tags: list[str] | None) -> sp.csr_matrix:
-        # One CSR matrix built from its index arrays: stacking one sparse row per token cost
-        # more than training and tagging together.
+    def _matrix(
+        self,
+        message: Message,
+        attributes: list[list[str]],
+        entity_tags: list[str] | None = None,
+    ) -> sp.csr_matrix:
+        """The layer's input: the tokens' ``attributes`` (with each token's entity tag, for the
+        role and group layers) as one CSR matrix, plus the featurizers' token features.
+
+        Built from its index arrays: stacking one sparse row per token cost more than training
+        and tagging together."""
         columns: list[int] = []
         ends = [0]
-        for attributes in self._attributes(message, entity_tags):
-            known = {c for a in attributes if (c := self.vocabulary.get(a)) is not None}
+        for i, token_attributes in enumerate(attributes):
+            names = (
+                token_attributes
+                if entity_tags is None
+                else [*token_attributes, _entity_attribute(entity_tags[i])]
+            )
+            known = {c for a in names if (c := self.vocabulary.get(a)) is not None}
             columns.extend(sorted(known))
             ends.append(len(columns))
         matrix = sp.csr_matrix(
@@ -147,21 +159,21 @@ class EntityTagger:
             bilou.encode(n, spans, bilou=False)
             for n, spans in zip(sizes, targets["entity"], strict=True)
         ]
-        attributes = set()
-        for (m, _), tags in zip(annotated, entity_tags, strict=True):
-            for token_attributes in self._attributes(m, tags):
-                attributes.update(token_attributes)
-        self.vocabulary = {a: i for i, a in enumerate(sorted(attributes))}
+        attributes = [self._attributes(m) for m, _ in annotated]
+        names = {a for per_message in attributes for token in per_message for a in token}
+        names.update(_entity_attribute(tag) for tags in entity_tags for tag in tags)
+        self.vocabulary = {a: i for i, a in enumerate(sorted(names))}
         for layer in LAYERS:
             if any(targets[layer]):
                 self.layers[layer] = self._fit_layer(
-                    layer, annotated, sizes, targets[layer], entity_tags
+                    layer, annotated, attributes, sizes, targets[layer], entity_tags
                 )
 
     def _fit_layer(
         self,
         layer: str,
         annotated: list[tuple[Message, NluExample]],
+        attributes: list[list[list[str]]],
         sizes: list[int],
         spans: list[list[bilou.Span]],
         entity_tags: list[list[str]],
@@ -171,8 +183,8 @@ class EntityTagger:
         labels = sorted({t for seq in tags for t in seq} | {bilou.OUTSIDE})
         index = {label: k for k, label in enumerate(labels)}
         inputs = [
-            self._matrix(m, None if layer == "entity" else et)
-            for (m, _), et in zip(annotated, entity_tags, strict=True)
+            self._matrix(m, a, None if layer == "entity" else et)
+            for (m, _), a, et in zip(annotated, attributes, entity_tags, strict=True)
         ]
         crf = LinearChainCrf(inputs[0].shape[1], len(labels))
         crf.fit(
@@ -208,14 +220,15 @@ class EntityTagger:
         if "entity" not in self.layers or not message.tokens:
             return []
         labels, crf = self.layers["entity"]
-        path, marginals = crf.predict(self._matrix(message, None))
+        attributes = self._attributes(message)
+        path, marginals = crf.predict(self._matrix(message, attributes))
         tags = [labels[k] for k in path]
         spans = bilou.decode(tags, message.tokens, message.text, self.bilou, self._splits_at_comma)
         tokens = message.tokens
         entities = []
         plain_tags = bilou.encode(len(tokens), spans, bilou=False)
         extra = {
-            layer: self.layers[layer][1].predict(self._matrix(message, plain_tags))[1]
+            layer: self.layers[layer][1].predict(self._matrix(message, attributes, plain_tags))[1]
             for layer in ("role", "group")
             if layer in self.layers
         }
@@ -264,6 +277,11 @@ class EntityTagger:
             crf.emissions = store.read_array(f"{layer}.emissions")
             crf.transitions = store.read_array(f"{layer}.transitions")
             self.layers[layer] = (labels, crf)
+
+
+def _entity_attribute(tag: str) -> str:
+    """The attribute that tells the role and group layers a token's entity."""
+    return f"entity:{tag}"
 
 
 def _warn_misaligned(
