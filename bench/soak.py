@@ -1,6 +1,7 @@
 """Soak: resident memory and open files of one ``tandem run`` process over 10,000 turns.
 
-Starts ``tandem run --enable-api`` on the starter assistant (its SQLite tracker store, the
+Starts ``tandem run --enable-api`` on the starter assistant (its SQLite tracker store, or with
+``--store`` a PostgreSQL database or Redis key prefix of its own on the local servers; the
 in-memory lock store, one process) on loopback and sends it ``--turns`` REST messages from
 ``--concurrency`` clients that each hold one conversation at a time (the starter's
 NLU-routed conversation, then a new sender id), so the server meets thousands of
@@ -9,11 +10,12 @@ RSS (``/proc/<pid>/status``) and open file descriptors (``/proc/<pid>/fd``). Rep
 (the first sample under load, after a warm-up), end, max, and the least-squares slope per
 1,000 turns, of the whole run and of its second half (a leak keeps growing; caches fill and
 stop). Afterwards every
-acknowledged message must be stored, in order, and the model's unpacked folders in the
-temp directory must be as many as before.
+acknowledged message must be stored, in order (read from the SQLite file, or through the HTTP
+API's trackers for the other stores), and the model's unpacked folders in the temp directory
+must be as many as before.
 
     .venv/bin/python bench/soak.py [--turns 10000] [--every 500] [--concurrency 20]
-        [--out bench/results_soak.json]
+        [--store sqlite|postgresql|redis] [--out bench/results_soak.json]
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +138,62 @@ def worker_pid(port: int) -> int:
         return int(json.loads(reply.read())["worker_pid"])
 
 
+# endpoints.yml tracker stores of --store, with {name}: a database / key prefix of the run's own.
+STORES = {
+    "postgresql": "tracker_store:\n  type: sql\n  dialect: postgresql\n  url: 127.0.0.1\n"
+    "  port: 5432\n  username: postgres\n  db: {name}\n  login_db: test\n",
+    "redis": "tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n"
+    "  key_prefix: {name}\n",
+}
+
+
+@contextmanager
+def store_of_its_own(root: Path, store: str) -> Iterator[None]:
+    """Point the project at a fresh PostgreSQL database or Redis prefix; remove it after."""
+    if store == "sqlite":
+        yield
+        return
+    name = f"tandemsoak{uuid.uuid4().hex[:10]}"
+    (root / "endpoints.yml").write_text(STORES[store].format(name=name), encoding="utf-8")
+    try:
+        yield
+    finally:
+        asyncio.run(_drop(store, name))
+
+
+async def _drop(store: str, name: str) -> None:
+    if store == "postgresql":
+        import asyncpg
+
+        connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+    else:
+        import redis.asyncio as redis
+
+        client = redis.Redis(host="127.0.0.1", port=6379)
+        try:
+            keys = [key async for key in client.scan_iter(f"{name}:*")]
+            if keys:
+                await client.delete(*keys)
+        finally:
+            await client.aclose()
+
+
+def stored_through_api(port: int, senders: Sequence[str]) -> dict[str, list[str]]:
+    """Each conversation's stored user messages, as ``GET /conversations/{id}/tracker`` gives
+    them (the events in the store's order)."""
+    texts = {}
+    for sender in senders:
+        url = f"http://127.0.0.1:{port}/conversations/{sender}/tracker"
+        with urllib.request.urlopen(url, timeout=30) as reply:
+            events = json.loads(reply.read())["events"]
+        texts[sender] = [e["text"] for e in events if e["event"] == "user"]
+    return texts
+
+
 def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     folders_before = model_folders()
     port = free_port()
@@ -147,15 +207,18 @@ def measure(root: Path, args: argparse.Namespace) -> dict[str, Any]:
         warm_up(port)
         pid = worker_pid(port)
         run = asyncio.run(drive(f"http://127.0.0.1:{port}/webhooks/rest/webhook", pid, args))
+        acknowledged = run.pop("acknowledged")
+        if args.store != "sqlite":
+            stored, gaps = stored_through_api(port, list(acknowledged)), 0
     finally:
         stop(server)
-    stored, gaps = stored_user_texts(root / "conversations.db")
-    acknowledged = run.pop("acknowledged")
+    if args.store == "sqlite":
+        stored, gaps = stored_user_texts(root / "conversations.db")
     samples = run["samples"]
     return {
         "soak": {
             **run,
-            "store": "sqlite (the starter's endpoints.yml), in-memory lock store, 1 process",
+            "store": f"{args.store}, in-memory lock store, 1 process",
             "concurrency": args.concurrency,
             "conversations": len(acknowledged),
             # From the first sample under load: the clients' connections are open by then.
@@ -174,12 +237,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--store", choices=["sqlite", *STORES], default="sqlite")
     parser.add_argument("--out")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tandem-bench-soak-") as directory:
         root = write_starter(Path(directory) / "starter")
         train_project(root)
-        result = measure(root, args)
+        with store_of_its_own(root, args.store):
+            result = measure(root, args)
     result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     result["machine"] = machine()
     emit(result, args.out)
