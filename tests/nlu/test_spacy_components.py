@@ -263,3 +263,26 @@ def test_validate_names_the_line_of_a_missing_model(tmp_path: Path) -> None:
     assert code == 1
     line = lines.index("  - name: SpacyNLP") + 1
     assert f"config.yml:{line}: error: SpacyNLP: the spaCy model 'en_core_web_lg'" in out
+
+
+@pytest.mark.parametrize(
+    ("features", "reads_vectors"),
+    [(None, True), ([["low", "title"], ["low", "bias", "suffix3"], ["low"]], False)],
+)
+def test_the_crf_reads_spacys_vectors_through_text_dense_features(
+    features: list[list[str]] | None, reads_vectors: bool
+) -> None:
+    """The CRFEntityExtractor's default windows name `text_dense_features`: the tagged token's
+    dense features (spaCy's vectors here) become inputs of the CRF, as in the reference."""
+    options = {} if features is None else {"features": features}
+    pipeline = train(
+        [NLP, ("SpacyTokenizer", {}), ("SpacyFeaturizer", {}), ("CRFEntityExtractor", options)],
+        data(flights()),
+    )
+    tagger = pipeline.components[-1].tagger  # type: ignore[attr-defined]
+    _, crf = tagger.layers["entity"]
+    beyond_vocabulary = crf.emissions[len(tagger.vocabulary) :]
+    assert (beyond_vocabulary.shape[0] > 0) is reads_vectors
+    assert bool(np.any(beyond_vocabulary)) is reads_vectors  # and their weights were learned
+    found = pipeline.parse("fly from Hamburg to Tokyo")["entities"]
+    assert [e["value"] for e in found] == ["Hamburg", "Tokyo"]

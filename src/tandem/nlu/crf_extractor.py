@@ -33,8 +33,8 @@ class CRFEntityExtractor(Component):
         "L2_c": 0.1,
     }
     types = {"split_entities_by_comma": (bool, dict)}
-    # The reference picks dense featurizers for text_dense_features with it.
-    ignored = {"featurizers": "the tagger reads the token features of its `features` option"}
+    # The reference picks the dense featurizers of text_dense_features with it.
+    ignored = {"featurizers": "`text_dense_features` reads every dense featurizer's"}
     needs = frozenset({"tokens"})
     provides = frozenset({"entities"})
 
@@ -48,6 +48,7 @@ class CRFEntityExtractor(Component):
             max_iter=self.options["max_iterations"],
             l1=self.options["L1_c"],
             l2=self.options["L2_c"],
+            token_features="dense" if _names_dense(self.options["features"]) else "none",
         )
 
     @classmethod
@@ -67,3 +68,7 @@ class CRFEntityExtractor(Component):
 
     def restore(self, store: Store) -> None:
         self.tagger.restore(store)
+
+
+def _names_dense(windows: list[list[str]]) -> bool:
+    return any("text_dense_features" in names for names in windows)

@@ -120,7 +120,7 @@ class DIETClassifier(Component):
             max_iter=_CRF_MAX_ITER,
             l1=_CRF_L1,
             l2=_CRF_L2,
-            sequence_features=True,
+            token_features="all",
             origins=origins,
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,7 +24,8 @@ from tandem.project.training_data import EntityAnnotation, NluExample
 logger = logging.getLogger(__name__)
 
 _VALUES = {**TOKEN_VALUES, "low": str.lower}
-# Dense featurizers feed `text_dense_features`; Tandem has none, so the name adds nothing.
+# `text_dense_features` adds each token's dense features (spaCy's vectors, a language model's
+# embeddings) of the tagged token, as the reference does; see EntityTagger.token_features.
 FEATURE_NAMES = (*_VALUES, "bias", "pattern", "text_dense_features", "pos", "pos2")
 DEFAULT_FEATURES = [
     ["low", "title", "upper"],
@@ -72,7 +73,7 @@ class EntityTagger:
         max_iter: int,
         l1: float,
         l2: float,
-        sequence_features: bool = False,
+        token_features: Literal["none", "dense", "all"] = "none",
         origins: frozenset[str] | None = None,
     ) -> None:
         self.extractor = extractor  # the component name reported in each entity
@@ -82,8 +83,9 @@ class EntityTagger:
         self.max_iter = max_iter
         self.l1 = l1
         self.l2 = l2
-        # Whether to add the featurizers' token features, and whose (None = all).
-        self.sequence_features = sequence_features
+        # Which of the featurizers' token features to add (DIET: all; CRFEntityExtractor: the
+        # dense ones, with `text_dense_features`), and whose (None = every featurizer's).
+        self.token_features = token_features
         self.origins = origins
         self.vocabulary: dict[str, int] = {}
         self.layers: dict[str, tuple[list[str], LinearChainCrf]] = {}
@@ -136,10 +138,14 @@ class EntityTagger:
             ),
             shape=(len(ends) - 1, len(self.vocabulary)),
         )
-        if not self.sequence_features:
+        if self.token_features == "none":
             return matrix
-        extra = [f.sequence for f in message.features_from(self.origins)]
-        return sp.hstack([matrix, *extra], format="csr")
+        extra = [
+            f.sequence
+            for f in message.features_from(self.origins)
+            if f.dense or self.token_features == "all"
+        ]
+        return sp.hstack([matrix, *extra], format="csr") if extra else matrix
 
     # -- training ------------------------------------------------------------------------------
 
