@@ -51,7 +51,7 @@ class ActionServer:
                 start_new_session=True,  # its own process group, so its workers stop with it
             )
         deadline = time.monotonic() + 60
-        while not _healthy(self.port):
+        while not answers(self.port, "/health"):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"rasa-sdk server did not start:\n{self.log_path.read_text()}")
             time.sleep(0.05)
@@ -72,9 +72,10 @@ class ActionServer:
             self.kill()
 
 
-def _healthy(port: int) -> bool:
+def answers(port: int, path: str = "/") -> bool:
+    """Whether a server on the loopback ``port`` answers ``GET path`` with 200."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:
             return bool(response.status == 200)
     except OSError:
         return False

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from local_servers import free_port
+from local_servers import answers, free_port
 from tandem.cli.main import main
 from tandem.model.loading import open_processor
 from tandem.runtime.processor import MessageProcessor
@@ -106,7 +106,7 @@ def running(project: Path, *args: str) -> Iterator[int]:
     server = tandem(project, "--port", str(port), *args)
     try:
         deadline = time.monotonic() + 60
-        while not _answers(port):
+        while not answers(port):
             if server.poll() is not None or time.monotonic() > deadline:
                 output = server.stdout.read() if server.stdout else ""
                 pytest.fail(f"tandem run did not start:\n{output}")
@@ -117,14 +117,6 @@ def running(project: Path, *args: str) -> Iterator[int]:
     output = server.stdout.read() if server.stdout else ""
     assert code == 0, output
     assert "up and running" in output
-
-
-def _answers(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def stop_gracefully(server: subprocess.Popen[str]) -> int:

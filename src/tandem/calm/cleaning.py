@@ -98,11 +98,8 @@ def clean_commands(
     ``pattern_chitchat`` that runs ``action_trigger_chitchat`` can answer. ``rejections``,
     if given, gets a ``rejection`` for each command dropped or replaced.
     """
-    cleaning = _Cleaning(commands, tracker, flows, domain, chitchat_available)
-    clean = cleaning.run()
-    if rejections is not None:
-        rejections.extend(cleaning.rejections)
-    return clean
+    found = [] if rejections is None else rejections
+    return _Cleaning(commands, tracker, flows, domain, chitchat_available, found).run()
 
 
 def rejection(command: Command, reason: str) -> dict[str, Any]:
@@ -120,6 +117,7 @@ class _Cleaning:
         flows: FlowsList,
         domain: Domain,
         chitchat_available: bool,
+        rejections: list[dict[str, Any]],
     ) -> None:
         self.commands = commands
         self.tracker = tracker
@@ -128,7 +126,7 @@ class _Cleaning:
         self.chitchat_available = chitchat_available
         self.stack = DialogueStack(tracker.stack)
         self.clean: list[Command] = []
-        self.rejections: list[dict[str, Any]] = []
+        self.rejections = rejections
 
     def _reject(self, command: Command, reason: str) -> None:
         self.rejections.append(rejection(command, reason))
