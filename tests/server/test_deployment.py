@@ -266,33 +266,65 @@ async def test_a_database_that_refuses_connections_is_unavailable(services: Serv
 
 FAULT_CONVERSATIONS = 100
 # Each message with the start of the reply it gets: also while the router's LLM fails, since
-# the NLU system then answers (spec 2.4); only the action server's absence changes a reply.
+# the NLU system then answers (spec 2.4; it has a rule for help too). While the command
+# generator's LLM fails, the CALM message gets the internal-error answer instead, and while
+# the action server is away, the opening hours are not told.
 FAULT_MESSAGES = {
     "hello": "Hello! I'm the Tandem pizzeria assistant.",
     "are you a bot?": "I'm a bot",
+    "what can you do?": "I can take a pizza order",
     "when are you open?": "We're open every day",
     "goodbye": "Bye",
 }
-ROUTES = {"when are you open?": "C"}  # the right router answers; "B" for the other messages
+# The right router answer of each message ("B", NLU non-sticky, for the others) and the
+# right command generator answer to the message routed to CALM.
+ROUTES = {"what can you do?": "A", "when are you open?": "C"}
+COMMANDS = {"what can you do?": "StartFlow(help)"}
 RETRIES = 25  # 0.2 s apart: past the longest fault (the action server's restart)
 TAIL = 0.5  # seconds of load after the fault at least
-LLM_TIMEOUT = 0.5  # the router's; the LLM that hangs answers 4 times later
+LLM_TIMEOUT = 0.5  # the router's and the generator's; the LLM that hangs answers 4 times later
 
 LLM_ROUTER = """  - name: LLMBasedRouter
     calm_entry:
-      sticky: orders pizzas and checks on orders
+      sticky: orders pizzas, checks on orders and says what the assistant can do
     nlu_entry:
       sticky: tells the opening hours
       non_sticky: greets, says goodbye and answers whether this is a bot
     llm:
       model_group: router
+  - name: SingleStepLLMCommandGenerator
+    llm:
+      model_group: commands
+"""
+# A project that routes with an LLM hands a conversation back to the router after an error
+# or a message CALM cannot handle, as it does after a completed flow; without it the
+# conversation would stay with CALM (the generators set the routing slot, spec 2.5).
+ENDING_PATTERNS = """version: "3.1"
+flows:
+  pattern_internal_error:
+    description: Apologise for an error and hand the conversation back to the router.
+    steps:
+      - action: utter_internal_error_rasa
+      - action: action_reset_routing
+  pattern_cannot_handle:
+    description: Ask to rephrase and hand the conversation back to the router.
+    steps:
+      - action: utter_ask_rephrase
+      - action: action_reset_routing
+"""
+HELP_RULE = """
+  - rule: say what the assistant can do
+    steps:
+      - intent: help
+      - action: utter_help
 """
 
 
 @pytest.fixture(scope="module")
 def fault_project_model(starter_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The starter assistant with an LLM router and the opening hours told by a custom action,
-    trained once for the fault tests."""
+    """The starter assistant with an LLM router, an LLM command generator (before the
+    NLUCommandAdapter, so that it is the one that answers) and the opening hours told by a
+    custom action, trained once for the fault tests."""
     folder = Path(shutil.copytree(starter_project, tmp_path_factory.mktemp("faults") / "bot"))
     config = folder / "config.yml"
     text = config.read_text()
@@ -302,7 +334,8 @@ def fault_project_model(starter_project: Path, tmp_path_factory: pytest.TempPath
     rules = folder / "data" / "rules.yml"
     told = rules.read_text().replace("utter_opening_hours", "action_tell_opening_hours")
     assert told != rules.read_text()
-    rules.write_text(told)
+    rules.write_text(told + HELP_RULE)
+    (folder / "data" / "ending_patterns.yml").write_text(ENDING_PATTERNS)
     (folder / "domain" / "actions.yml").write_text(
         'version: "3.1"\nactions:\n  - action_tell_opening_hours\n'
     )
@@ -321,23 +354,28 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionSe
 
 def fault_endpoints(action_url: str, unused_port: int) -> str:
     actions = f"action_endpoint:\n  url: {action_url}\n" if action_url else ""
-    return f"""{actions}
-model_groups:
-  - id: router
+    groups = "".join(
+        f"""  - id: {group}
     models:
       - provider: openai
-        model: router-model
+        model: {group}-model
         api_base: http://127.0.0.1:{unused_port}/v1
         api_key: not-checked
         timeout: {LLM_TIMEOUT}
         max_retries: 0
 """
+        for group in ("router", "commands")
+    )
+    return f"{actions}\nmodel_groups:\n{groups}"
 
 
-def route_for(prompt: str) -> str:
-    """The right router answer to a prompt: the user message is the one in triple quotes."""
+def right_answer(model: str, prompt: str) -> str:
+    """The right answer of the router's or the command generator's LLM to a prompt: both
+    prompts hold the user message in triple quotes."""
     message = prompt.split('"""')[1]
-    return ROUTES.get(message, "B")
+    if model == "router-model":
+        return ROUTES.get(message, "B")
+    return COMMANDS[message]
 
 
 GARBAGE = [  # what a broken LLM server or proxy answers, in turn
@@ -351,21 +389,23 @@ GARBAGE = [  # what a broken LLM server or proxy answers, in turn
 
 
 @dataclass
-class RouterLLM(FakeLLMServer):
-    """The router's LLM: the right answer to every message, or while ``failing`` is "hang"
-    an answer after 4 times the router's timeout, while it is "garbage" one of ``GARBAGE``."""
+class DeploymentLLM(FakeLLMServer):
+    """The LLM of the router and of the command generator: the right answer to every prompt,
+    but for the model that is ``failing``: while it fails with "hang" an answer after 4 times
+    the timeout, with "garbage" one of ``GARBAGE``."""
 
-    failing: str | None = None
+    failing: tuple[str, str] | None = None  # the model, and how it fails
     failed: int = 0  # requests answered while failing
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        prompt = (await request.json())["messages"][-1]["content"]
-        if self.failing is None:
-            return web.json_response(chat_reply(route_for(prompt)))
+        body = await request.json()
+        answer = right_answer(body["model"], body["messages"][-1]["content"])
+        if self.failing is None or self.failing[0] != body["model"]:
+            return web.json_response(chat_reply(answer))
         self.failed += 1
-        if self.failing == "hang":
+        if self.failing[1] == "hang":
             await asyncio.sleep(LLM_TIMEOUT * 4)  # cancelled when the client gives up
-            return web.json_response(chat_reply(route_for(prompt)))
+            return web.json_response(chat_reply(answer))
         return GARBAGE[self.failed % len(GARBAGE)]()
 
 
@@ -375,7 +415,7 @@ class Deployment:
 
     services: Services
     port: int
-    llm: RouterLLM
+    llm: DeploymentLLM
     actions: ActionServer
 
 
@@ -442,12 +482,12 @@ async def restart_action_server(deployment: Deployment) -> int:
     return 1
 
 
-def llm_failing(kind: str) -> Inject:
-    """The router's LLM hangs or answers garbage for 1.5 s."""
+def llm_failing(model: str, kind: str) -> Inject:
+    """The router's or the command generator's LLM hangs or answers garbage for 1.5 s."""
 
     async def inject(deployment: Deployment) -> int:
         before = deployment.llm.failed
-        deployment.llm.failing = kind
+        deployment.llm.failing = (model, kind)
         try:
             await asyncio.sleep(1.5)
         finally:
@@ -464,8 +504,12 @@ FAULTS = {
     "postgres ALLOW_CONNECTIONS false": Fault(refuse_postgres, 2),
     "SIGTERM to a worker": Fault(stop_a_worker, 1),
     "action server killed": Fault(restart_action_server, 2, answered=True),
-    "LLM hangs": Fault(llm_failing("hang"), 1, answered=True),
-    "LLM answers garbage": Fault(llm_failing("garbage"), 1, answered=True),
+    "router LLM hangs": Fault(llm_failing("router-model", "hang"), 1, answered=True),
+    "router LLM answers garbage": Fault(llm_failing("router-model", "garbage"), 1, answered=True),
+    "generator LLM hangs": Fault(llm_failing("commands-model", "hang"), 1, answered=True),
+    "generator LLM answers garbage": Fault(
+        llm_failing("commands-model", "garbage"), 1, answered=True
+    ),
 }
 
 
@@ -518,6 +562,10 @@ class Attempt:
     seconds: float
     status: int | None  # None: the connection failed or timed out
     replies: list[str]
+
+    @property
+    def started(self) -> float:
+        return self.ended - self.seconds
 
     @property
     def right(self) -> bool:
@@ -609,6 +657,19 @@ def recovery(windows: list[Window], attempts: list[Attempt]) -> float:
     return worst
 
 
+def wrong_after_faults(windows: list[Window], attempts: list[Attempt]) -> int:
+    """Requests sent after a fault was over (before the next one) that got no right answer:
+    the recovery of a fault with a fallback is due to requests in flight only."""
+    gaps = [
+        (end, windows[index + 1][0] if index + 1 < len(windows) else float("inf"))
+        for index, (_, end) in enumerate(windows)
+    ]
+    return sum(
+        not attempt.right and any(end < attempt.started < until for end, until in gaps)
+        for attempt in attempts
+    )
+
+
 @pytest.mark.parametrize("fault", list(FAULTS))
 async def test_faults_lose_duplicate_and_reorder_nothing(
     fault_project_model: Path,
@@ -624,7 +685,7 @@ async def test_faults_lose_duplicate_and_reorder_nothing(
     endpoints = production_endpoints(services, "postgresql")
     endpoints += fault_endpoints(action_server.url, unused_port)
     (project / "endpoints.yml").write_text(endpoints)
-    llm = RouterLLM(unused_port)
+    llm = DeploymentLLM(unused_port)
     await llm.start()
     run = uuid.uuid4().hex[:8]
     senders = [f"{run}-fault-{i}" for i in range(FAULT_CONVERSATIONS)]
@@ -671,6 +732,7 @@ async def test_faults_lose_duplicate_and_reorder_nothing(
     assert set(statuses) <= {200, 503, None}, "a failure other than 503 or a dropped connection"
     if FAULTS[fault].answered:
         assert set(statuses) == {200}, "a fallback is due, not a failure"
+        assert wrong_after_faults(windows, attempts) == 0, "a wrong answer once it was over"
 
 
 # -- talking to the server -------------------------------------------------------------------
