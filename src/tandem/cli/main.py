@@ -18,6 +18,10 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train", "nlu"): ("tandem.cli.train", "train only the NLU pipeline"),
     ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
     ("run",): ("tandem.cli.run", "serve the assistant: channels and, with --enable-api, the API"),
+    ("inspect",): (
+        "tandem.cli.inspect",
+        "chat in the browser beside a live view of the conversation (stack, slots, routing)",
+    ),
     ("data", "validate"): ("tandem.cli.data", "check the project files for problems"),
     ("data", "split", "nlu"): ("tandem.cli.data_split", "split NLU data into training and test"),
     ("data", "convert", "nlu"): (

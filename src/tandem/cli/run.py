@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     )
     parser.add_argument("-p", "--port", type=int, default=DEFAULT_PORT, help="port to bind")
     parser.add_argument("--enable-api", action="store_true", help="serve the HTTP API")
+    if verb == "run":  # ``tandem inspect`` always has it
+        parser.add_argument(
+            "--inspect", action="store_true", help="serve the inspector's page at /inspect"
+        )
     parser.add_argument("-t", "--auth-token", default=None, help="API token (?token=...)")
     parser.add_argument("--jwt-secret", default=None, help="secret or public key for JWTs")
     parser.add_argument("--jwt-method", default="HS256", help="JWT algorithm (default HS256)")

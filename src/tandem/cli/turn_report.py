@@ -7,6 +7,7 @@ turn's events on the conversation as it was before the turn and notes each step 
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,45 +30,58 @@ _FLOW_EVENTS = (
     ev.FlowCancelled,
 )
 # Bookkeeping the events list shows; as a slot change it would only hide the others.
-_QUIET_SLOTS = frozenset({names.SLOT_FLOW_HASHES})
+QUIET_SLOTS = frozenset({names.SLOT_FLOW_HASHES})
+
+
+@dataclass(frozen=True, slots=True)
+class SlotChange:
+    """A slot whose value changed; ``cause`` is the event type of a reset that changed it
+    without a slot event (None for a ``slot`` event)."""
+
+    name: str
+    value: Any
+    cause: str | None = None
 
 
 @dataclass
-class _Replay:
-    """The conversation replayed event by event, and what the report keeps from the way."""
+class TurnReplay:
+    """The conversation replayed event by event, and what a report keeps from the way.
+
+    ``tracker`` is the conversation before the turn; ``apply`` moves it on by one event.
+    Also read by ``tandem inspect``, which replays a whole conversation turn by turn.
+    """
 
     tracker: Tracker
     users: list[ev.UserUttered] = field(default_factory=list)
-    slot_changes: list[str] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
+    slot_changes: list[SlotChange] = field(default_factory=list)
+    actions: list[ev.ActionExecuted | ev.ActionExecutionRejected] = field(default_factory=list)
     flows: list[str] = field(default_factory=list)
-    stacks_before_reset: list[str] = field(default_factory=list)
+    # (event type of the reset, the stack just before it)
+    stacks_before_reset: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
 
     def apply(self, event: ev.Event) -> None:
         if isinstance(event, ev.UserUttered):
             self.users.append(event)
         elif isinstance(event, (ev.ActionExecuted, ev.ActionExecutionRejected)):
-            self.actions.append(_action(event))
+            self.actions.append(event)
         elif isinstance(event, _FLOW_EVENTS) and not event.flow_id.startswith("pattern_"):
             self.flows.append(f"{event.flow_id} {event.type_name.removeprefix('flow_')}")
         elif isinstance(event, _RESETS) and self.tracker.stack:
-            self.stacks_before_reset.append(
-                f"stack before {event.type_name}: {_stack(self.tracker.stack)}"
-            )
+            self.stacks_before_reset.append((event.type_name, copy.deepcopy(self.tracker.stack)))
         before = dict(self.tracker.slots)
         self.tracker.update(event)
         # Resets change slots without a slot event, so slots are compared at every event.
-        cause = "" if isinstance(event, ev.SlotSet) else f"  ({event.type_name})"
+        cause = None if isinstance(event, ev.SlotSet) else event.type_name
         for name, value in self.tracker.slots.items():
-            if before.get(name) != value and name not in _QUIET_SLOTS:
-                self.slot_changes.append(f"  {name} = {value!r}{cause}")
+            if before.get(name) != value and name not in QUIET_SLOTS:
+                self.slot_changes.append(SlotChange(name, value, cause))
 
 
 def debug_report(result: TurnResult) -> str:
     """The turn's parse data, commands (and the rejected ones), slot changes, the policy and
     confidence of each action, the stack (also as it was before a reset) and its events."""
     tracker = result.tracker
-    replay = _Replay(
+    replay = TurnReplay(
         Tracker(tracker.sender_id, tracker.slot_defs, tracker.events[: result.first_new_event])
     )
     for event in result.new_events:
@@ -80,12 +94,14 @@ def debug_report(result: TurnResult) -> str:
         for item in result.notes.rejected_commands
     )
     if replay.slot_changes:
-        lines.extend(["slots:", *replay.slot_changes])
+        lines.extend(["slots:", *map(_slot_change, replay.slot_changes)])
     if replay.actions:
-        lines.extend(["actions:", *replay.actions])
+        lines.extend(["actions:", *map(_action, replay.actions)])
     if replay.flows:
         lines.append("flows: " + ", ".join(replay.flows))
-    lines.extend(replay.stacks_before_reset)
+    lines.extend(
+        f"stack before {reset}: {_stack(frames)}" for reset, frames in replay.stacks_before_reset
+    )
     lines.append(f"stack: {_stack(tracker.stack)}")
     lines.append("events:")
     lines.extend(f"  {_event(event)}" for event in result.new_events)
@@ -123,6 +139,11 @@ def _user_lines(user: ev.UserUttered) -> list[str]:
 def _command(command: dict[str, Any]) -> str:
     fields = ", ".join(f"{k}={v!r}" for k, v in command.items() if k != "command")
     return f"{command.get('command')}({fields})"
+
+
+def _slot_change(change: SlotChange) -> str:
+    cause = "" if change.cause is None else f"  ({change.cause})"
+    return f"  {change.name} = {change.value!r}{cause}"
 
 
 def _action(event: ev.ActionExecuted | ev.ActionExecutionRejected) -> str:

