@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
+import signal
 import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from server_testkit import free_port, request, running, tandem
+from server_testkit import answers, free_port, request, running, tandem
 
 REDIS_URL = urlsplit(os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
 
@@ -55,29 +55,51 @@ def test_several_workers_need_a_shared_lock_store(project: Path) -> None:
     assert server.returncode == 1 and "lock store shared by the workers" in output
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection((REDIS_URL.hostname, REDIS_URL.port or 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="needs the Redis server CI starts")
-def test_workers_share_the_port_and_the_conversations(project: Path) -> None:
+def with_redis_lock(project: Path) -> None:
     endpoints = project / "endpoints.yml"
     endpoints.write_text(
         endpoints.read_text() + f"\nlock_store:\n  type: redis\n  url: {REDIS_URL.hostname}\n"
         f"  port: {REDIS_URL.port or 6379}\n  key_prefix: tandemtest{uuid.uuid4().hex[:8]}\n"
     )
+
+
+def worker_pids(port: int) -> set[int]:
+    """Both workers' process ids: each new connection lands on either (once both loaded)."""
+    pids: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(pids) < 2 and time.monotonic() < deadline:
+        pids.add(request(port, "GET", "/status")[1]["worker_pid"])
+    assert len(pids) == 2
+    return pids
+
+
+def test_workers_share_the_port_and_the_conversations(project: Path) -> None:
+    with_redis_lock(project)
     with running(project, "--workers", "2", "--enable-api") as port:
-        # Each new connection lands on either worker (once both have loaded the model).
-        pids: set[int] = set()
-        deadline = time.monotonic() + 60
-        while len(pids) < 2 and time.monotonic() < deadline:
-            pids.add(request(port, "GET", "/status")[1]["worker_pid"])
-        assert len(pids) == 2
+        worker_pids(port)
         sender = uuid.uuid4().hex
         assert say(port, sender, "I would like to order a pizza")[0].startswith("Which pizza")
         assert say(port, sender, "a large margherita") == ["One large margherita, is that right?"]
         assert say(port, sender, "yes")[0].startswith("Great, your large margherita")
+
+
+def test_a_crashed_worker_stops_the_server_with_exit_code_1(project: Path) -> None:
+    """A worker that dies (SIGKILL, as an OOM kill would) is not replaced: the others are
+    stopped and ``tandem run`` exits 1, for a supervisor to start it again."""
+    with_redis_lock(project)
+    port = free_port()
+    server = tandem(project, "--port", str(port), "--workers", "2", "--enable-api")
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        crashed, other = sorted(worker_pids(port))
+        os.kill(crashed, signal.SIGKILL)
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 1
+    assert f"worker {crashed} stopped with exit code -9" in output
+    with pytest.raises(ProcessLookupError):
+        os.kill(other, 0)  # the other worker is gone too
