@@ -1,0 +1,1 @@
+"""``tandem inspect``: a live web page of a conversation beside a chat pane."""
