@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tandem.calm import commands as cmd
+from tandem.conversation import events as ev
 from tandem.names import ROUTING_SLOT
+from tandem.runtime.message import UserMessage
 
 from .calm_testkit import (
     COMPACT,
@@ -119,6 +121,7 @@ MOCKED_NOW_DOMAIN = DOMAIN.replace(
     "slots:\n", "slots:\n  mocked_datetime:\n    type: text\n    initial_value: 1 May 2030\n"
 )
 
+GUARDED = "the flow's guard does not let it start now"
 INTERNAL_ERROR = "Sorry, I am having trouble with that. Please try again in a few minutes."
 ROUTE_TO_CALM = cmd.SetSlot(ROUTING_SLOT, True)
 START_TRANSFER = cmd.StartFlow("transfer_money")
@@ -534,3 +537,26 @@ async def test_a_negative_max_characters_lets_any_length_through(make_processor,
 
     assert await parse(processor, "send money " * 200) == [START_TRANSFER]
     assert len(llm_server.requests) == 1
+
+
+async def test_the_turn_notes_name_what_the_guards_and_the_mapping_filter_dropped(
+    make_processor, llm_server
+):
+    processor = make_processor(DOMAIN, FLOWS)
+    llm_server.then_answer(
+        "start flow vip_lounge\nstart flow transfer_money\nset slot internal_note vip\n"
+        "set slot recipient John"
+    )
+
+    result = await processor.handle_message(UserMessage("lounge, and send money to John"))
+
+    assert [(r["command"], r["reason"]) for r in result.notes.rejected_commands] == [
+        (
+            {"command": "set slot", "name": "internal_note", "value": "vip", "extractor": "LLM"},
+            "no mapping of the slot lets the LLM fill it now",
+        ),
+        ({"command": "start flow", "flow": "vip_lounge"}, GUARDED),
+    ]
+    user = next(e for e in result.tracker.events if isinstance(e, ev.UserUttered))
+    assert "rejected_commands" not in user.parse_data  # notes are not stored
+    assert [c["command"] for c in user.parse_data["commands"]] == ["start flow", "set slot"]

@@ -7,6 +7,7 @@ sends SIGINT, as a real terminal does).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pty
@@ -16,12 +17,15 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fake_llm_server import FakeLLMServer
+from local_servers import free_port
 from tandem.cli.main import build_parser, main
 
 PROMPT = "Your input -> "
@@ -173,3 +177,55 @@ def test_verbose_is_taken_before_or_after_the_verb(argv: list[str]) -> None:
 
 def test_verbose_is_off_unless_given() -> None:
     assert build_parser().parse_args(["shell"]).verbose is False
+
+
+LLM_GENERATOR = """  - name: SingleStepLLMCommandGenerator
+    llm:
+      model_group: commands
+"""
+
+
+@contextlib.contextmanager
+def llm_in_a_thread() -> Iterator[FakeLLMServer]:
+    """The scripted LLM on an event loop of its own: the test blocks while it reads the
+    terminal, and the shell's turn waits for the LLM meanwhile."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = FakeLLMServer(free_port())
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result()
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+def test_debug_llm_shows_the_prompt_the_answer_and_what_was_dropped(
+    starter: Path, tmp_path: Path, no_ambient_llm_settings: None
+) -> None:
+    project = Path(shutil.copytree(starter, tmp_path / "bot"))
+    config = project / "config.yml"
+    text = config.read_text()
+    adapter = text.index("  - name: NLUCommandAdapter")  # the LLM answers first
+    config.write_text(text[:adapter] + LLM_GENERATOR + text[adapter:])
+    with llm_in_a_thread() as llm:
+        (project / "endpoints.yml").write_text(
+            "model_groups:\n  - id: commands\n    models:\n      - provider: openai\n"
+            f"        model: scripted\n        api_base: {llm.api_base}\n"
+            "        api_key: not-checked\n"
+        )
+        with contextlib.chdir(project):
+            assert main(["train", "--fixed-model-name", "m"]) == 0
+        llm.then_answer("StartFlow(order_pizza)\nStartFlow(no_such_flow)", model="scripted-1")
+        with shell(project, "--debug", "--debug-llm") as terminal:
+            shown = terminal.say("I want to order a pizza")
+    assert "--- LLM call 1 (scripted-1) prompt ---" in shown  # the model that answered
+    assert 'The user\'s latest message is: """I want to order a pizza"""' in shown
+    assert "--- LLM call 1 answer ---\nStartFlow(order_pizza)\nStartFlow(no_such_flow)" in shown
+    assert "Which pizza would you like" in shown
+    # Dropped while the message was read, before the command processor saw it.
+    assert re.search(r"rejected: start flow\(flow='no_such_flow'\): no such flow", shown)
+    assert len(llm.requests) == 1

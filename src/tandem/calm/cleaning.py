@@ -32,6 +32,7 @@ from tandem.calm.commands import (
     RepeatBotMessages,
     SetSlot,
     StartFlow,
+    rejection,
 )
 from tandem.calm.flows import ActionStep, FlowsList
 from tandem.calm.stack import (
@@ -100,11 +101,6 @@ def clean_commands(
     """
     found = [] if rejections is None else rejections
     return _Cleaning(commands, tracker, flows, domain, chitchat_available, found).run()
-
-
-def rejection(command: Command, reason: str) -> dict[str, Any]:
-    """How a command that does not run is reported (``TurnNotes.rejected_commands``)."""
-    return {"command": command.as_dict(), "reason": reason}
 
 
 class _Cleaning:

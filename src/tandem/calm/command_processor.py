@@ -16,7 +16,7 @@ from typing import Any
 from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm import stack as st
-from tandem.calm.cleaning import clean_commands, rejection
+from tandem.calm.cleaning import clean_commands
 from tandem.calm.flows import CollectStep, Flow, FlowsList
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
@@ -75,7 +75,9 @@ class CommandProcessor:
         written = message.parse_data.get("commands", []) if message is not None else []
         commands = cmd.commands_from_dicts(written)
         if flows_changed(work, self.flows):
-            rejected.extend(rejection(c, "the flows changed in the conversation") for c in commands)
+            rejected.extend(
+                cmd.rejection(c, "the flows changed in the conversation") for c in commands
+            )
             commands = [cmd.HandleCodeChange()]
         else:
             commands = clean_commands(
@@ -266,7 +268,9 @@ def _set_slot(command: cmd.SetSlot, run: _Run) -> list[ev.Event]:
         and command.name not in _allowed_slots(run)
         and not _collected_by_starting_flow(command.name, run)
     ):
-        run.rejections.append(rejection(command, "no running or starting flow collects the slot"))
+        run.rejections.append(
+            cmd.rejection(command, "no running or starting flow collects the slot")
+        )
         return []
     return [ev.SlotSet(name=command.name, value=command.value, filled_by=command.extractor)]
 

@@ -258,3 +258,8 @@ def commands_from_dicts(items: Iterable[Any]) -> list[Command]:
 
 def commands_as_dicts(commands: Iterable[Command]) -> list[dict[str, Any]]:
     return [command.as_dict() for command in commands]
+
+
+def rejection(command: Command, reason: str) -> dict[str, Any]:
+    """How a command that does not run is reported (``TurnNotes.rejected_commands``)."""
+    return {"command": command.as_dict(), "reason": reason}

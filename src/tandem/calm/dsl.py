@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tandem.calm.commands import (
     CancelFlow,
@@ -27,6 +28,7 @@ from tandem.calm.commands import (
     SetSlot,
     SkipQuestion,
     StartFlow,
+    rejection,
 )
 from tandem.calm.flows import FlowsList
 
@@ -56,11 +58,8 @@ class _Rule:
 
 
 def _start_flow(flow_id: str | None, user_flows: Collection[str]) -> Command | None:
-    """Patterns (and flows that do not exist) are not the LLM's to start."""
-    if flow_id is not None and flow_id in user_flows:
-        return StartFlow(flow_id)
-    log.debug("Dropping 'start flow' for %r: not a user flow.", flow_id)
-    return None
+    """Whether the flow is the LLM's to start is ``parse_commands``' check, which reports it."""
+    return None if flow_id is None else StartFlow(flow_id)
 
 
 def _slot_value(raw: str) -> str | None:
@@ -179,13 +178,19 @@ _GRAMMARS: Mapping[int, Mapping[type[Command], _Rule]] = {1: _V1, 2: _V2, 3: _V3
 
 
 def parse_commands(
-    text: str, flows: FlowsList, version: int, *, multi_step: bool = False
+    text: str,
+    flows: FlowsList,
+    version: int,
+    *,
+    multi_step: bool = False,
+    rejections: list[dict[str, Any]] | None = None,
 ) -> list[Command]:
     """The commands an LLM completion ``text`` states in DSL ``version`` (1, 2 or 3).
 
     ``multi_step`` selects the multi-step generator's v1 dialect, which adds
     ``CannotHandle()`` and ``ChangeFlow()``. Stopping after a number of commands is that
-    generator's business, not the parser's.
+    generator's business, not the parser's. Patterns and flows that do not exist are not the
+    LLM's to start: ``rejections``, if given, gets a ``rejection`` for each such start.
     """
     if version not in _GRAMMARS:
         raise ValueError(f"unknown command DSL version {version!r}; expected 1, 2 or 3")
@@ -199,7 +204,12 @@ def parse_commands(
         for rule in rules:
             match = rule.pattern.search(line)
             command = rule.build(match, user_flows) if match else None
-            if command is not None:
+            if isinstance(command, StartFlow) and command.flow not in user_flows:
+                known = flows.get(command.flow) is not None
+                reason = "a pattern is not the LLM's to start" if known else "no such flow"
+                if rejections is not None:
+                    rejections.append(rejection(command, reason))
+            elif command is not None:
                 commands.append(command)
     return commands
 

@@ -8,6 +8,7 @@ the NLU system owns the message, refusing empty or over-long input, and dropping
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from tandem.calm.commands import (
     INTERNAL_ERROR_INPUT_EMPTY,
@@ -17,11 +18,13 @@ from tandem.calm.commands import (
     Noop,
     SetSlot,
     StartFlow,
+    rejection,
 )
 from tandem.calm.flows import Flow, FlowsList
 from tandem.calm.stack import stack_context
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
+from tandem.runtime.message import REJECTED_COMMANDS
 
 # Default of every generator's ``user_input.max_characters``; negative disables the check.
 DEFAULT_MAX_CHARACTERS = 420
@@ -63,8 +66,27 @@ def startable_flows(tracker: Tracker, flows: FlowsList) -> list[Flow]:
 
 
 def filter_startable(
-    commands: Iterable[Command], tracker: Tracker, flows: FlowsList
+    commands: Iterable[Command],
+    tracker: Tracker,
+    flows: FlowsList,
+    rejections: list[dict[str, Any]] | None = None,
 ) -> list[Command]:
-    """``commands`` without the ``StartFlow``s of flows that may not start (or do not exist)."""
+    """``commands`` without the ``StartFlow``s of flows that may not start (or do not exist);
+    ``rejections``, if given, gets a ``rejection`` for each."""
     startable = {flow.id for flow in startable_flows(tracker, flows)}
-    return [c for c in commands if not isinstance(c, StartFlow) or c.flow in startable]
+    kept: list[Command] = []
+    for command in commands:
+        if not isinstance(command, StartFlow) or command.flow in startable:
+            kept.append(command)
+        elif rejections is not None:
+            known = flows.get(command.flow) is not None
+            reason = "the flow's guard does not let it start now" if known else "no such flow"
+            rejections.append(rejection(command, reason))
+    return kept
+
+
+def rejections_of(parse_data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where a generator reports the commands it drops while reading the message (the
+    processor moves them into the turn's notes)."""
+    found: list[dict[str, Any]] = parse_data.setdefault(REJECTED_COMMANDS, [])
+    return found

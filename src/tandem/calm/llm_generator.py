@@ -24,7 +24,7 @@ from tandem.calm.cleaning import merge_llm_commands
 from tandem.calm.dsl import DSL_VERSIONS, EmptyParseWatch, parse_commands
 from tandem.calm.flow_retrieval import FlowRetriever
 from tandem.calm.flows import CollectStep, Flow, FlowsList
-from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, startable_flows
+from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, rejections_of, startable_flows
 from tandem.calm.transcript import transcript
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
@@ -114,13 +114,20 @@ class LLMCommandGenerator:
         if not completion.text:
             log.error("%s: the LLM returned nothing.", self.name)
             return self._with_routing([cmd.Error()], tracker)
-        commands = parse_commands(completion.text, flows, self.dsl_version)
+        rejections = rejections_of(parse_data)
+        commands = parse_commands(completion.text, flows, self.dsl_version, rejections=rejections)
         _EMPTY_PARSES.observe(completion.text, commands)
         if not commands and not prior:
             commands = [cmd.CannotHandle()]
         commands = self._with_routing(commands, tracker)
-        commands = [c for c in commands if _may_be_set_by_llm(c, tracker, domain)]
-        return merge_llm_commands(prior, commands)
+        allowed: list[cmd.Command] = []
+        for command in commands:
+            if _may_be_set_by_llm(command, tracker, domain):
+                allowed.append(command)
+            else:
+                reason = "no mapping of the slot lets the LLM fill it now"
+                rejections.append(cmd.rejection(command, reason))
+        return merge_llm_commands(prior, allowed)
 
     def _with_routing(self, commands: list[cmd.Command], tracker: Tracker) -> list[cmd.Command]:
         if tracker.has_slot(names.ROUTING_SLOT):

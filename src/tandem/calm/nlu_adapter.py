@@ -36,7 +36,7 @@ from tandem.calm.commands import (
     commands_from_dicts,
 )
 from tandem.calm.flows import CollectStep, FlowsList
-from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, filter_startable
+from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, filter_startable, rejections_of
 from tandem.calm.stack import stack_context
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
@@ -73,20 +73,26 @@ class NLUCommandAdapter:
         self.chitchat_available = chitchat_available
 
     async def predict_commands(
-        self, parse_data: Mapping[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
     ) -> list[Command]:
         """The message's commands: the ones already on it, overruled by the NLU's own."""
         prior = commands_from_dicts(parse_data.get("commands") or ())
         if not flows:
             return prior
+        rejections = rejections_of(parse_data)
         commands = filter_startable(
-            convert_nlu_to_commands(parse_data, tracker, flows, domain), tracker, flows
+            convert_nlu_to_commands(parse_data, tracker, flows, domain), tracker, flows, rejections
         )
         if domain.has_routing_slot and any(isinstance(c, StartFlow) for c in commands):
             commands.append(SetSlot(ROUTING_SLOT, True))
         if commands:
             commands = clean_commands(
-                commands, tracker, flows, domain, chitchat_available=self.chitchat_available
+                commands,
+                tracker,
+                flows,
+                domain,
+                chitchat_available=self.chitchat_available,
+                rejections=rejections,
             )
         return merge_nlu_commands(prior, commands)
 

@@ -18,7 +18,7 @@ from tandem.calm import commands as cmd
 from tandem.calm import stack as st
 from tandem.calm.command_processor import flows_changed
 from tandem.calm.flows import CollectStep, FlowsList
-from tandem.calm.generation import filter_startable, handled_by_nlu, input_error
+from tandem.calm.generation import filter_startable, handled_by_nlu, input_error, rejections_of
 from tandem.calm.nlu_adapter import commands_for_intent_message, parse_set_slots
 from tandem.conversation.tracker import Tracker
 from tandem.nlu.slash import parse_slash_message
@@ -73,23 +73,35 @@ class GeneratorStep:
         except Exception:  # a failing generator must not take the conversation down
             log.exception("%s failed; the message gets no commands from it.", self.name)
             return []
-        commands = filter_startable(commands, tracker, flows)
-        return forced_slot_filter(commands, tracker, flows, domain)
+        rejections = rejections_of(parse_data)
+        commands = filter_startable(commands, tracker, flows, rejections)
+        return forced_slot_filter(commands, tracker, flows, domain, rejections)
 
 
 def forced_slot_filter(
-    commands: list[cmd.Command], tracker: Tracker, flows: FlowsList, domain: Domain
+    commands: list[cmd.Command],
+    tracker: Tracker,
+    flows: FlowsList,
+    domain: Domain,
+    rejections: list[dict[str, Any]] | None = None,
 ) -> list[cmd.Command]:
     """After a flow changed, only the code-change command counts; while a collect step
-    forces slot filling, only SetSlots of its slot do (spec §5.2 step 6)."""
+    forces slot filling, only SetSlots of its slot do (spec §5.2 step 6). ``rejections``,
+    if given, gets a ``rejection`` for each command dropped."""
+    found = [] if rejections is None else rejections
     if flows_changed(tracker, flows):
+        found.extend(cmd.rejection(c, "the flows changed in the conversation") for c in commands)
         return [cmd.HandleCodeChange()]
     step = _forcing_collect_step(tracker, flows, domain)
     if step is None:
         return commands
-    kept: list[cmd.Command] = [
-        c for c in commands if isinstance(c, cmd.SetSlot) and c.name == step.collect
-    ]
+    kept: list[cmd.Command] = []
+    for command in commands:
+        if isinstance(command, cmd.SetSlot) and command.name == step.collect:
+            kept.append(command)
+        else:
+            reason = f"the collect step of '{step.collect}' forces slot filling"
+            found.append(cmd.rejection(command, reason))
     return kept or [cmd.CannotHandle()]
 
 

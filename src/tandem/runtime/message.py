@@ -10,6 +10,9 @@ DEFAULT_SENDER_ID = "default"
 # Parse data key of metadata for the user event (e.g. the router's verdict); the processor
 # moves it from the parse data into the event's metadata.
 EVENT_METADATA = "event_metadata"
+# Parse data key of the commands the command generators dropped while reading the message,
+# each ``{"command": ..., "reason": ...}``; the processor moves them into the turn's notes.
+REJECTED_COMMANDS = "rejected_commands"
 
 
 @dataclass(frozen=True, slots=True)
