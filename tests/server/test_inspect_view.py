@@ -95,6 +95,12 @@ async def test_each_turn_shows_what_its_events_did(processor: MessageProcessor) 
     assert shown["pizza_type"]["set_in_turn"] == yes["index"]
     assert shown[names.ROUTING_SLOT]["set_in_turn"] == hours["index"]
     assert view["stack"] == tracker.stack
+    # Each turn has the slots as they were after it.
+    after = {turn["index"]: {s["name"]: s for s in turn["slots"]} for turn in turns}
+    assert after[margherita["index"]]["pizza_type"]["value"] == "margherita"
+    assert after[margherita["index"]]["pizza_type"]["set_in_turn"] == margherita["index"]
+    assert after[yes["index"]]["pizza_type"]["value"] is None
+    assert after[hours["index"]] == shown
 
 
 async def test_an_open_flow_is_the_flow_shown(processor: MessageProcessor) -> None:

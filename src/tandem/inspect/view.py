@@ -29,7 +29,8 @@ REJECTED_COMMANDS_KEY = "rejected_commands"
 
 def conversation_view(tracker: Tracker) -> JsonDict:
     """The JSON the page draws: each turn's parse, routing, commands, slot changes, actions,
-    bot messages and stack, then the slots (with the turn that set them) and the stack now."""
+    bot messages, and the stack and slots (with the turn that set them) after it; then the
+    slots and the stack now."""
     replaying = Tracker(tracker.sender_id, tracker.slot_defs, [])
     turns: list[JsonDict] = []
     set_in_turn: dict[str, int] = {}
@@ -39,18 +40,24 @@ def conversation_view(tracker: Tracker) -> JsonDict:
         for change in replay.slot_changes:
             set_in_turn[change.name] = index
         turns.append(_turn(index, events, replay, routing_slot))
+        turns[-1]["slots"] = _slots(replaying, set_in_turn)
     return {
         "sender_id": tracker.sender_id,
         "event_count": len(tracker.events),
         "turns": turns,
-        "slots": [
-            {"name": name, "value": value, "set_in_turn": set_in_turn.get(name)}
-            for name, value in sorted(tracker.slots.items())
-            if name not in QUIET_SLOTS
-        ],
+        "slots": _slots(tracker, set_in_turn),
         "stack": copy.deepcopy(tracker.stack),
         "flow": turns[-1]["flow"] if turns else None,
     }
+
+
+def _slots(tracker: Tracker, set_in_turn: dict[str, int]) -> list[JsonDict]:
+    """The slots' values, each with the last turn that changed it (None: never changed)."""
+    return [
+        {"name": name, "value": value, "set_in_turn": set_in_turn.get(name)}
+        for name, value in sorted(tracker.slots.items())
+        if name not in QUIET_SLOTS
+    ]
 
 
 def turn_events(events: Sequence[ev.Event]) -> list[list[ev.Event]]:

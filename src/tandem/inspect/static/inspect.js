@@ -33,7 +33,7 @@ function json(value) {
 }
 
 function table(headers, rows, attrs) {
-  if (!rows.length) return el("p", { class: "muted" }, "none");
+  if (!rows.length) return el("p", { ...attrs, class: "muted" }, "none");
   return el(
     "table",
     attrs,
@@ -188,7 +188,7 @@ function render() {
   renderActions(turn);
   renderLlm(turn);
   renderEvents(turn);
-  renderSlots();
+  renderSlots(turn);
 }
 
 function shownTurn() {
@@ -264,7 +264,7 @@ function renderCommands(turn) {
   );
 }
 
-function stackTable(frames) {
+function stackTable(frames, attrs) {
   return table(
     ["#", "flow / frame", "step", "type", "frame type"],
     frames.map((f, i) =>
@@ -278,14 +278,16 @@ function stackTable(frames) {
         el("td", {}, f.frame_type || ""),
       ),
     ),
+    attrs,
   );
 }
 
 function renderStack(turn) {
   if (!turn) return $("stack").replaceChildren();
-  const parts = [stackTable(turn.stack)];
+  const parts = [stackTable(turn.stack, { "data-stack": "after" })];
   for (const before of turn.stacks_before_reset) {
-    parts.push(el("h4", {}, `Stack just before ${before.reset}`), stackTable(before.stack));
+    const title = `Stack just before ${before.reset}`;
+    parts.push(el("h4", {}, title), stackTable(before.stack, { "data-stack": before.reset }));
   }
   $("stack").replaceChildren(...parts);
 }
@@ -373,8 +375,8 @@ function renderEvents(turn) {
   );
 }
 
-function renderSlots() {
-  const slots = view ? view.slots : [];
+function renderSlots(turn) {
+  const slots = turn ? turn.slots : [];
   $("slots").replaceChildren(
     table(
       ["slot", "value", "set in turn"],
