@@ -131,9 +131,12 @@ def test_a_converted_project_trains(
     for name in ("domain.yml", "config.yml"):
         shutil.copy(RESTAURANT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
-    # A folder: each command takes the Markdown files of its kind, named like them.
-    convert("nlu", MARKDOWN, tmp_path / "data")
-    convert("core", MARKDOWN, tmp_path / "data")
+    markdown = Path(shutil.copytree(MARKDOWN, tmp_path / "markdown"))
+    (markdown / "README.md").write_text("# Our data\n\n## How to add examples\nIn nlu.md.\n")
+    # A folder: each command takes the Markdown files of its kind, named like them; the
+    # README is neither.
+    convert("nlu", markdown, tmp_path / "data")
+    convert("core", markdown, tmp_path / "data")
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["nlu.yml", "stories.yml"]
     assert main(["data", "validate"]) == 0
     assert main(["train", "--out", "models"]) == 0
@@ -183,3 +186,23 @@ def test_a_line_that_is_no_example_is_a_warning(
         capsys.readouterr().err
     )
     assert "- hi" in (tmp_path / "nlu.yml").read_text()
+
+
+def test_synonyms_keep_their_spelling(tmp_path: Path) -> None:
+    source = tmp_path / "nlu.md"
+    source.write_text(
+        "## intent:inform\n- I live in [NYC](city:New York City)\n\n"
+        "## synonym:New York City\n- NY\n- the Big Apple\n"
+    )
+    convert("nlu", source, tmp_path / "out")
+    written = (tmp_path / "out" / "nlu.yml").read_text()
+    assert (
+        "- synonym: New York City\n  examples: |\n    - NYC\n    - NY\n    - the Big Apple\n"
+        in (written)
+    )
+    data, _ = load_training_data([tmp_path / "out" / "nlu.yml"])
+    assert data.nlu.synonyms == {
+        "NYC": "New York City",
+        "NY": "New York City",
+        "the Big Apple": "New York City",
+    }

@@ -118,8 +118,8 @@ def test_nlu_items(write: Write) -> None:
         {"example": {"lang": "en"}},
         10,
     )
-    # "NY" annotated with another value is an implicit synonym.
-    assert nlu.synonyms == {"ny": "New York", "credit card": "credit"}
+    # "NY" annotated with another value is an implicit synonym; texts keep their spelling.
+    assert nlu.synonyms == {"NY": "New York", "Credit Card": "credit"}
     assert nlu.regexes == (("zipcode", r"\d{5}"),)
     assert nlu.lookups == {"city": ("Paris", "Rome")}
     assert nlu.intents == ("greet", "inform")

@@ -2,7 +2,8 @@
 
 Each Markdown file becomes a YAML file of the same name (``.yml``) in ``--out``, in the
 same sub-folder it had under ``--data``. Given a folder, the ``.md`` files of the kind
-asked for are converted (NLU files have ``## intent:`` sections, story files do not).
+asked for are converted (NLU files have ``## intent:`` sections, story files begin their
+stories with a user step); other ``.md`` files there (a README) are left alone.
 """
 
 from __future__ import annotations
@@ -58,14 +59,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _markdown_files(data: Path, nlu: bool) -> list[Path]:
-    from tandem.project.markdown import is_markdown_nlu
+    from tandem.project.markdown import is_markdown_nlu, is_markdown_stories
 
     if not data.is_dir():
         return [data]
+    of_the_kind = is_markdown_nlu if nlu else is_markdown_stories
     return [
         path
         for path in sorted(data.rglob("*.md"))
-        if is_markdown_nlu(path.read_text(encoding="utf-8", errors="replace")) == nlu
+        if of_the_kind(path.read_text(encoding="utf-8", errors="replace"))
     ]
 
 

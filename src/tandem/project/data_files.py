@@ -227,8 +227,8 @@ class _Collected:
     slots: dict[str, Slot]
     problems: list[Problem] = field(default_factory=list)
     examples: list[NluExample] = field(default_factory=list)
-    synonyms: dict[str, str] = field(default_factory=dict)
-    synonym_sources: dict[str, Source] = field(default_factory=dict)
+    # Lower-cased entity text -> the text as first written, its canonical value, where.
+    synonyms: dict[str, tuple[str, str, Source]] = field(default_factory=dict)
     regexes: list[tuple[str, str]] = field(default_factory=list)
     lookups: dict[str, list[str]] = field(default_factory=dict)
     stories: list[StoryBlock] = field(default_factory=list)
@@ -243,7 +243,7 @@ class _Collected:
     def training_data(self) -> TrainingData:
         nlu = NluData(
             examples=tuple(self.examples),
-            synonyms=dict(self.synonyms),
+            synonyms={written: value for written, value, _ in self.synonyms.values()},
             regexes=tuple(self.regexes),
             lookups={name: tuple(entries) for name, entries in self.lookups.items()},
         )
@@ -357,16 +357,17 @@ class _Collected:
             self.lookups.setdefault(name, []).extend(text for text, _, _ in examples)
 
     def _synonym(self, text: str, value: str, source: Source) -> None:
+        """Texts are synonyms whatever their case; the first spelling is kept (for writing
+        the data out again)."""
         key = text.lower()
-        if self.synonyms.get(key, value) != value:
+        known = self.synonyms.get(key)
+        if known is not None and known[1] != value:
             self.warn(
                 source,
-                f"'{text}' is a synonym of both '{self.synonyms[key]}' "
-                f"(at {self.synonym_sources[key]}) and '{value}'",
+                f"'{text}' is a synonym of both '{known[1]}' (at {known[2]}) and '{value}'",
                 f"'{value}' is used; remove the other definition",
             )
-        self.synonyms[key] = value
-        self.synonym_sources[key] = source
+        self.synonyms[key] = (text if known is None else known[0], value, source)
 
     # -- stories and rules ------------------------------------------------------------------
 

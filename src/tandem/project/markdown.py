@@ -8,6 +8,7 @@ their messages are the YAML ones, and every problem names the Markdown ``file:li
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -46,6 +47,17 @@ UNWRITABLE_EVENTS = frozenset(
 def is_markdown_nlu(text: str) -> bool:
     """Whether Markdown ``text`` is NLU data (it has an intent, synonym, regex or lookup)."""
     return any(NLU_SECTION.match(line.strip()) for line in text.splitlines())
+
+
+def is_markdown_stories(text: str) -> bool:
+    """Whether Markdown ``text`` is stories: a ``## `` heading whose first line is a user
+    step (``* greet``) or a checkpoint (``> start``), as every Rasa 2 story begins."""
+    lines = [line.strip() for line in COMMENT.sub("", text).splitlines()]
+    content = [line for line in lines if line]
+    return any(
+        heading.startswith("##") and not NLU_SECTION.match(heading) and first[:2] in ("* ", "> ")
+        for heading, first in itertools.pairwise(content)
+    )
 
 
 def read_markdown_nlu(path: Path, warnings: list[Problem]) -> TrainingData:

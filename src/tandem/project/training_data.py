@@ -53,7 +53,8 @@ class NluExample:
 @dataclass(frozen=True, slots=True)
 class NluData:
     examples: tuple[NluExample, ...] = ()
-    # Lower-cased entity text -> canonical value (explicit synonyms and annotated ones).
+    # Entity text as written -> canonical value (explicit synonyms and annotated ones); the
+    # texts are matched whatever their case.
     synonyms: Mapping[str, str] = field(default_factory=dict)
     regexes: tuple[tuple[str, str], ...] = ()  # (name, pattern) in file order
     lookups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

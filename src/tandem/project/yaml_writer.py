@@ -123,7 +123,7 @@ def _synonym_items(synonyms: Mapping[str, str]) -> list[list[str]]:
     """One item per value, naming the texts that mean it (a value is its own synonym)."""
     by_value: dict[str, list[str]] = {}
     for text, value in synonyms.items():
-        if text != value.lower():
+        if text.lower() != value.lower():
             by_value.setdefault(value, []).append(text)
     return [_item("synonym", value, texts) for value, texts in by_value.items()]
 
