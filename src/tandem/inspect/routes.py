@@ -15,17 +15,20 @@ import asyncio
 import json
 import logging
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from tandem.inspect.export import e2e_test_case
 from tandem.inspect.flow_view import flow_svg
+from tandem.inspect.recording import record_turn
 from tandem.inspect.view import conversation_view
 from tandem.runtime.processor import MessageProcessor
-from tandem.server.context import context
+from tandem.server.context import CONTEXT, context
 from tandem.server.errors import not_found
 from tandem.server.requests import conversation_id
+from tandem.server.slot import ModelLoader
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,13 @@ _STOPPING = web.AppKey("inspect_stopping", asyncio.Event)
 
 
 def install(app: web.Application) -> None:
+    """Add the routes, and record each turn's LLM calls and dropped commands with its
+    events (also for a model loaded later with ``PUT /model``)."""
+    slot = app[CONTEXT].slot
+    if slot.processor is not None:
+        slot.processor.turn_recorder = record_turn
+    if slot.loader is not None:
+        slot.loader = _recording(slot.loader)
     app[_STOPPING] = asyncio.Event()
     app.on_shutdown.append(_stop_streams)
     app.router.add_get("/inspect", _index)
@@ -50,6 +60,15 @@ def install(app: web.Application) -> None:
     app.router.add_get(api + "/{conversation_id}/stream", _stream)
     app.router.add_get(api + "/{conversation_id}/e2e.yml", _export)
     app.router.add_get("/inspect/api/flows/{flow_id}.svg", _flow)
+
+
+def _recording(loader: ModelLoader) -> ModelLoader:
+    async def load(path: Path) -> MessageProcessor:
+        processor = await loader(path)
+        processor.turn_recorder = record_turn
+        return processor
+
+    return load
 
 
 async def _stop_streams(app: web.Application) -> None:

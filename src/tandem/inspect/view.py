@@ -18,13 +18,12 @@ from tandem.calm.stack import is_user_frame
 from tandem.cli.turn_report import QUIET_SLOTS, TurnReplay
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
+from tandem.inspect.recording import recorded
 
 JsonDict = dict[str, Any]
 
 # Intents shown of the ranking: enough to see a near miss, not a wall of numbers.
 RANKING_SHOWN = 10
-# Where a recorded turn keeps its dropped commands in the user event's parse data.
-REJECTED_COMMANDS_KEY = "rejected_commands"
 
 
 def conversation_view(tracker: Tracker) -> JsonDict:
@@ -93,7 +92,9 @@ def _turn(index: int, events: Sequence[ev.Event], replay: TurnReplay, route: Any
         "user": _user(user) if user is not None else None,
         "routing": _routing(user, route, events, replay.tracker) if user is not None else None,
         "commands": list(user.parse_data.get("commands") or []) if user is not None else [],
-        "rejected_commands": _rejected(user),
+        # Recorded only by a server running the inspector (see ``recording``).
+        "rejected_commands": recorded(user, "rejected_commands") if user is not None else [],
+        "llm_calls": recorded(user, "llm_calls") if user is not None else [],
         "slot_changes": [
             {"name": change.name, "value": change.value, "cause": change.cause}
             for change in replay.slot_changes
@@ -144,14 +145,6 @@ def _routing(user: ev.UserUttered, route: Any, events: Sequence[ev.Event], after
         "sticky": route is not None,
         "reset": any(isinstance(event, ev.RoutingSessionEnded) for event in events),
     }
-
-
-def _rejected(user: ev.UserUttered | None) -> list[JsonDict]:
-    """The commands cleaning and the command processor dropped, with why, when the turn
-    recorded them (see ``tandem.inspect.notes``)."""
-    if user is None:
-        return []
-    return list(user.parse_data.get(REJECTED_COMMANDS_KEY) or [])
 
 
 def _flow_position(

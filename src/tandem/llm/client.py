@@ -82,6 +82,9 @@ class LLMCall:
     prompt: str
     answer: str | None
     error: str | None = None
+    usage: Usage = Usage()
+    latency_ms: float = 0.0  # of the answering request (retries included)
+    replayed: bool = False  # the answer came from a cassette
 
 
 LLMCallObserver = Callable[[LLMCall], None]
@@ -139,7 +142,17 @@ class LLMClient:
         except LLMError as error:
             _notify(LLMCall(self.config.model, prompt, None, str(error)))
             raise
-        _notify(LLMCall(completion.model, prompt, completion.text))
+        _notify(
+            LLMCall(
+                completion.model,
+                prompt,
+                completion.text,
+                usage=completion.usage,
+                latency_ms=completion.latency_ms,
+                # A cassette's answers are the only ones without a measured latency.
+                replayed=self.cassette is not None and completion.latency_ms == 0.0,
+            )
+        )
         return completion
 
     async def _complete(self, prompt: str, volatile: Sequence[str]) -> Completion:

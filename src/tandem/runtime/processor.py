@@ -13,7 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 # Called with each bot message as soon as its action has run (streaming channels).
 BotMessageSink = Callable[[ev.BotUttered], Awaitable[None]]
+
+# Wraps the handling of each user message, given the tracker (and the index of the turn's
+# first event) and the turn's notes, so that what the events do not hold can be stored with
+# them before the save (``tandem inspect`` records the LLM calls and dropped commands).
+TurnRecorder = Callable[[Tracker, int, TurnNotes], AbstractContextManager[None]]
 
 # Text of the user message that ``trigger_intent`` injects (§3.6 of the runtime spec).
 EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
@@ -76,6 +81,7 @@ class MessageProcessor:
         self.action_server = action_server
         self.nlg = ResponseGenerator(assistant.domain)
         self._event_sink = event_sink  # receives saved events (event brokers)
+        self.turn_recorder: TurnRecorder | None = None
         # The trackers of recent conversations as their last turn saved them. The next turn
         # starts from a copy if the store still holds exactly those events, so a turn does
         # not read and replay the whole conversation: its cost stays flat as it grows.
@@ -92,7 +98,12 @@ class MessageProcessor:
             first_new_event = len(tracker.events)
             turn = _Turn(self, tracker, message.input_channel, sink)
             await turn.start_session_if_needed(message.metadata)
-            await turn.handle_user_message(message)
+            recorder = self.turn_recorder
+            if recorder is None:
+                await turn.handle_user_message(message)
+            else:
+                with recorder(tracker, first_new_event, turn.notes):
+                    await turn.handle_user_message(message)
             await self.save(tracker, remember=True)
             return TurnResult(tracker, turn.messages, first_new_event, turn.notes)
 

@@ -353,7 +353,12 @@ function renderLlm(turn) {
             el(
               "li",
               { "data-llm-call": c.model },
-              el("p", {}, `${c.component || ""} ${c.model} · ${c.latency_ms ?? "?"} ms${c.cassette ? " · from the cassette" : ""}`),
+              el(
+                "p",
+                {},
+                `${c.model} · ${c.replayed ? "from the cassette" : `${c.latency_ms} ms`}` +
+                  ` · ${c.usage.prompt_tokens} + ${c.usage.completion_tokens} tokens`,
+              ),
               el("details", {}, el("summary", {}, "prompt"), el("pre", {}, c.prompt)),
               el("pre", {}, c.error ? `failed: ${c.error}` : c.answer ?? "(no answer)"),
             ),
