@@ -102,6 +102,30 @@ def test_an_unsupported_sql_dialect(project: Path, capsys: pytest.CaptureFixture
     )
 
 
+@pytest.mark.parametrize(
+    ("endpoints", "expected"),
+    [
+        (
+            "tracker_store:\n  type: sql\n  dialect: postgresql\n  url: db\n  port: abc\n",
+            "endpoints.yml:5: error: `port` must be a whole number, not 'abc'",
+        ),
+        (
+            "lock_store:\n  type: redis\n  url: localhost\n  db: first\n",
+            "endpoints.yml:4: error: `db` must be a whole number, not 'first'",
+        ),
+        (
+            "event_broker:\n  type: pika\n  url: localhost\n  retry_delay_in_seconds: soon\n",
+            "endpoints.yml:4: error: `retry_delay_in_seconds` must be a number, not 'soon'",
+        ),
+    ],
+)
+def test_a_store_setting_that_is_no_number(
+    project: Path, capsys: pytest.CaptureFixture[str], endpoints: str, expected: str
+) -> None:
+    write("endpoints.yml", endpoints)
+    both_refuse(capsys, expected)
+
+
 def test_a_misspelt_domain_key_is_one_error(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

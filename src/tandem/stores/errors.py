@@ -6,7 +6,12 @@ the HTTP layer answers 503 for ``StoreUnavailable``; ``StoreConfigError`` stops 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from tandem.project.endpoints import EndpointConfig
 from tandem.project.errors import Source
+
+Number = TypeVar("Number", int, float)
 
 
 class StoreError(Exception):
@@ -48,3 +53,17 @@ class StoreConfigError(ValueError):
         super().__init__(f"{source}: {message}" if source else message)
         self.message = message
         self.source = source
+
+
+def number_setting(endpoint: EndpointConfig, key: str, default: Number) -> Number:
+    """The endpoint's ``key`` as a number of the default's type, or the default when it is
+    not written (or empty); a value that is no such number is a ``StoreConfigError`` at its
+    line."""
+    value = endpoint.kwargs.get(key)
+    if value is None:
+        return default
+    try:
+        return type(default)(value)
+    except (TypeError, ValueError):
+        what = "a whole number" if isinstance(default, int) else "a number"
+        raise StoreConfigError(f"`{key}` must be {what}, not {value!r}", endpoint.at(key)) from None

@@ -22,7 +22,7 @@ from typing import Any
 from tandem.conversation.events import Event
 from tandem.conversation.tracker import Tracker
 from tandem.project.endpoints import EndpointConfig
-from tandem.stores.errors import StoreConfigError
+from tandem.stores.errors import StoreConfigError, number_setting
 from tandem.stores.sql_config import open_sql_database
 from tandem.stores.sql_database import SQLDatabase, identifier
 
@@ -113,14 +113,14 @@ def _pika_broker(endpoint: EndpointConfig) -> EventBroker:
         queues = [queues]
     return PikaEventBroker(
         endpoint.url or str(keys.get("host") or "localhost"),
-        port=int(keys.get("port", 5672)),
+        port=number_setting(endpoint, "port", 5672),
         username=str(keys.get("username", "guest")),
         password=str(keys.get("password", "guest")),
         queues=[str(queue) for queue in queues],
         exchange_name=str(keys.get("exchange_name") or "rasa-exchange"),
         raise_on_failure=bool(keys.get("raise_on_failure", False)),
         keep_unpublished_messages=bool(keys.get("should_keep_unpublished_messages", True)),
-        retry_delay=float(keys.get("retry_delay_in_seconds", 5)),
+        retry_delay=number_setting(endpoint, "retry_delay_in_seconds", 5.0),
         ssl_context=_ssl_context(endpoint),
     )
 

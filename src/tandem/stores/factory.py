@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tandem.conversation.slots import Slot
 from tandem.project.endpoints import EndpointConfig
-from tandem.stores.errors import StoreConfigError
+from tandem.stores.errors import StoreConfigError, number_setting
 from tandem.stores.lock_store import InMemoryLockStore, LockStore
 from tandem.stores.tracker_store import InMemoryTrackerStore, TrackerStore
 
@@ -38,12 +38,12 @@ def create_tracker_store(
         from tandem.stores.redis_connection import key_prefix, redis_client
         from tandem.stores.redis_store import RedisTrackerStore
 
-        record_exp = endpoint.kwargs.get("record_exp")
+        record_exp = number_setting(endpoint, "record_exp", 0.0)
         return RedisTrackerStore(
             redis_client(endpoint, default_db=0),
             slot_defs,
             prefix=key_prefix(endpoint, "tracker"),
-            record_exp=float(record_exp) if record_exp else None,
+            record_exp=record_exp or None,
         )
     raise StoreConfigError(
         f"tracker store type '{kind}' is not supported; use in_memory, sql or redis",

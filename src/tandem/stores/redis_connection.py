@@ -21,7 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tandem.project.endpoints import EndpointConfig
-from tandem.stores.errors import StoreUnavailable
+from tandem.stores.errors import StoreUnavailable, number_setting
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def redis_client(endpoint: EndpointConfig, *, default_db: int) -> Redis:
     """A client for the endpoint's server; it connects on first use."""
     keys = endpoint.kwargs
     url = endpoint.url or keys.get("host") or "localhost"
-    timeout = float(keys.get("socket_timeout", 10))
+    timeout = number_setting(endpoint, "socket_timeout", 10.0)
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": timeout,
@@ -53,8 +53,8 @@ def redis_client(endpoint: EndpointConfig, *, default_db: int) -> Redis:
                 options[key] = str(keys[key])
     return redis.Redis(
         host=str(url),
-        port=int(keys.get("port", 6379)),
-        db=int(keys.get("db", default_db)),
+        port=number_setting(endpoint, "port", 6379),
+        db=number_setting(endpoint, "db", default_db),
         **options,
     )
 

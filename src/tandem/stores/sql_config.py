@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 from tandem.project.endpoints import EndpointConfig
 from tandem.project.errors import Source
-from tandem.stores.errors import StoreConfigError
+from tandem.stores.errors import StoreConfigError, number_setting
 from tandem.stores.sql_database import SQLDatabase
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
@@ -84,9 +84,8 @@ def _postgres_url(
         return urlunsplit(parts)
     keys = endpoint.kwargs
     host = url or "localhost"
-    port = keys.get("port")
-    if port is not None and ":" not in host:
-        host = f"{host}:{int(port)}"
+    if keys.get("port") is not None and ":" not in host:
+        host = f"{host}:{number_setting(endpoint, 'port', 0)}"
     user = _text(keys.get("username"))
     password = _text(keys.get("password"))
     credentials = ""
