@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from tandem.cli.main import main
-from tandem.model.archive import UNPACK_PREFIX, ArchiveError
+from tandem.model.archive import UNPACK_PREFIX, ArchiveError, unpacked_model
 from tandem.model.loading import load_assistant, open_processor
+from tandem.model.training import NLU_DIR
+from tandem.nlu import NluPipeline
 from tandem.project.errors import ProjectError
 
 
@@ -70,3 +72,27 @@ def test_a_failed_load_leaves_no_folder(model: Path, temp_root: Path, tmp_path: 
     with pytest.raises(ProjectError):
         load_assistant(rebuilt)
     assert unpacked(temp_root) == []
+
+
+def test_a_crf_model_is_read_into_memory_leaving_no_folder(
+    tmp_path: Path, temp_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CRFEntityExtractor's CRFsuite model files are read while loading; once loaded, the
+    tagger needs no file, and neither training nor loading leaves a folder behind."""
+    assert main(["init", str(tmp_path / "bot")]) == 0
+    monkeypatch.chdir(tmp_path / "bot")
+    config = Path("config.yml")
+    regex = "  - name: RegexEntityExtractor\n"
+    config.write_text(config.read_text().replace(regex, "  - name: CRFEntityExtractor\n" + regex))
+    assert main(["train", "--fixed-model-name", "m"]) == 0
+    model = Path("models/m.tar.gz")
+    with tarfile.open(model) as tar:
+        assert [n for n in tar.getnames() if n.endswith(".crfsuite")]
+    files = open_files()
+    load_assistant(model)
+    with unpacked_model(model) as (_, folder):
+        pipeline = NluPipeline.load(folder / NLU_DIR)
+    found = pipeline.parse("I want a large pepperoni")["entities"]  # its folder is gone
+    assert ("CRFEntityExtractor", "pepperoni") in {(e["extractor"], e["value"]) for e in found}
+    assert os.listdir(temp_root) == []
+    assert open_files() == files

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pycrfsuite
 import pytest
-import scipy.sparse as sp
 from nlu_testkit import data, example, flights, train
 
-from tandem.nlu import bilou
-from tandem.nlu import crf as crf_module
-from tandem.nlu.crf import LinearChainCrf, forward_backward, viterbi
+from tandem.nlu import NluError, NluPipeline, bilou
+from tandem.nlu.crf import Crf, CrfError
 from tandem.nlu.message import Token
 from tandem.nlu.tokenizer import WhitespaceTokenizer
 from tandem.project.errors import Source
@@ -70,67 +70,104 @@ def test_comma_splitting_while_decoding() -> None:
     ]
 
 
-# -- CRF mathematics -----------------------------------------------------------------------------
+# -- the CRF (CRFsuite) ---------------------------------------------------------------------------
 
 
-def test_crf_tags_as_crfsuite_does_with_its_copied_weights(tmp_path: Path) -> None:
-    """The weights CRFsuite learns, copied into our arrays, give CRFsuite's own tagging."""
-    rng = np.random.default_rng(0)
-    sequences = [
-        sp.csr_matrix(rng.normal(size=(n, 6)) * (rng.random((n, 6)) > 0.4))
-        for n in rng.integers(1, 8, 60)
-    ]
-    tags = [np.asarray(s[:, :3].todense()).argmax(axis=1) for s in sequences]
-    crf = LinearChainCrf(6, 3)
-    crf.fit(sequences, tags, l1=0.0, l2=0.01, max_iter=100)
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for x, labels in zip(sequences, tags, strict=True):
-        trainer.append(pycrfsuite.ItemSequence(crf_module._items(x)), [str(k) for k in labels])
-    trainer.set_params(
-        {"c1": 0.0, "c2": 0.01, "max_iterations": 100, "feature.possible_transitions": True}
-    )
-    trainer.train(str(tmp_path / "reference.crfsuite"))
+def random_sequences(seed: int, width: int = 6) -> tuple[list[list[dict[str, float]]], list]:
+    """Sequences of real-valued items and labels that follow the first three columns."""
+    rng = np.random.default_rng(seed)
+    items, tags = [], []
+    for n in rng.integers(1, 8, 60):
+        values = rng.normal(size=(n, width)) * (rng.random((n, width)) > 0.4)
+        items.append([{f"a{c}": float(v) for c, v in enumerate(row) if v} for row in values])
+        tags.append([f"y{k}" for k in values[:, :3].argmax(axis=1)])
+    return items, tags
+
+
+def test_the_crf_is_crfsuite_with_its_marginals(tmp_path: Path) -> None:
+    """Tags and marginals are CRFsuite's own for the model it trained, and the model is
+    CRFsuite's model file (data, not a pickle)."""
+    items, tags = random_sequences(0)
+    model = Crf.train(items, tags, l1=0.0, l2=0.01, max_iter=100)
+    assert model.model.startswith(b"lCRF") and model.labels == ["y0", "y1", "y2"]
+    (tmp_path / "model.crfsuite").write_bytes(model.model)
     reference = pycrfsuite.Tagger()
-    reference.open(str(tmp_path / "reference.crfsuite"))
-    agree = [
-        [str(k) for k in crf.predict(x)[0]] == reference.tag(crf_module._items(x))
-        for x in sequences
-    ]
+    reference.open(str(tmp_path / "model.crfsuite"))
+    for x in items:
+        path, confidences = model.tag(x)
+        assert path == reference.tag(x)
+        assert confidences == pytest.approx([reference.marginal(y, t) for t, y in enumerate(path)])
+        marginals = model.marginals(x, range(len(x)))
+        assert all(sum(row) == pytest.approx(1.0) for row in marginals.values())
     reference.close()
-    assert all(agree)
     accuracy = np.mean(
-        np.concatenate([crf.predict(x)[0] == t for x, t in zip(sequences, tags, strict=True)])
+        [
+            y == t
+            for x, seq in zip(items, tags, strict=True)
+            for y, t in zip(model.tag(x)[0], seq, strict=True)
+        ]
     )
     assert accuracy > 0.9
 
 
-def test_an_l1_penalty_leaves_weights_at_zero() -> None:
-    rng = np.random.default_rng(2)
-    sequences = [sp.csr_matrix(rng.normal(size=(4, 30))) for _ in range(40)]
-    tags = [np.array([int(row[0] > 0) for row in s.toarray()]) for s in sequences]
-    dense, sparse = LinearChainCrf(30, 2), LinearChainCrf(30, 2)
-    dense.fit(sequences, tags, l1=0.0, l2=0.1, max_iter=100)
-    sparse.fit(sequences, tags, l1=5.0, l2=0.0, max_iter=100)
-    assert np.count_nonzero(sparse.emissions) < np.count_nonzero(dense.emissions) / 2
+def test_marginals_match_brute_force_over_the_learned_weights() -> None:
+    items, tags = random_sequences(1, width=3)
+    model = Crf.train(items, tags, l1=0.0, l2=0.1, max_iter=50)
+    tagger = pycrfsuite.Tagger()
+    tagger.open_inmemory(model.model)
+    learned = tagger.info()
+    tagger.close()
+    x = [{"a0": 0.5, "a1": -1.0}, {"a2": 2.0}, {"a0": -0.3, "a2": 0.7}]
+    labels = model.labels
 
-
-def test_forward_backward_marginals_match_brute_force() -> None:
-    rng = np.random.default_rng(1)
-    scores, transitions = rng.normal(size=(3, 2)), rng.normal(size=(2, 2))
-    paths = [(a, b, c) for a in range(2) for b in range(2) for c in range(2)]
-    weight = {
-        p: np.exp(
-            sum(scores[t, p[t]] for t in range(3))
-            + transitions[p[0], p[1]]
-            + transitions[p[1], p[2]]
+    def weight(path: tuple[str, ...]) -> float:
+        score = sum(
+            value * learned.state_features.get((name, path[t]), 0.0)
+            for t, item in enumerate(x)
+            for name, value in item.items()
         )
-        for p in paths
-    }
-    z = sum(weight.values())
-    log_z, marginals, _ = forward_backward(scores[None], transitions)
-    assert log_z[0] == pytest.approx(np.log(z))
-    assert marginals[0, 1, 1] == pytest.approx(sum(w for p, w in weight.items() if p[1] == 1) / z)
-    assert tuple(viterbi(scores, transitions)) == max(weight, key=weight.get)
+        score += sum(learned.transitions.get((a, b), 0.0) for a, b in itertools.pairwise(path))
+        return float(np.exp(score))
+
+    paths = list(itertools.product(labels, repeat=len(x)))
+    weights = {path: weight(path) for path in paths}
+    z = sum(weights.values())
+    marginals = model.marginals(x, [1])
+    for k, label in enumerate(labels):
+        expected = sum(w for path, w in weights.items() if path[1] == label) / z
+        # info() reads the weights from CRFsuite's text dump, rounded to six decimals.
+        assert marginals[1][k] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    assert tuple(model.tag(x)[0]) == max(weights, key=weights.__getitem__)
+
+
+def test_an_l1_penalty_leaves_features_out_of_the_model() -> None:
+    rng = np.random.default_rng(2)
+    rows = [rng.normal(size=(4, 30)) for _ in range(40)]
+    items = [[{f"a{c}": float(v) for c, v in enumerate(row)} for row in x] for x in rows]
+    tags = [[str(int(row[0] > 0)) for row in x] for x in rows]
+
+    def features(l1: float, l2: float) -> int:
+        tagger = pycrfsuite.Tagger()
+        tagger.open_inmemory(Crf.train(items, tags, l1=l1, l2=l2, max_iter=100).model)
+        count = len(tagger.info().state_features)
+        tagger.close()
+        return count
+
+    assert features(5.0, 0.0) < features(0.0, 0.1) / 2
+
+
+def test_training_leaves_no_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    items, tags = random_sequences(3)
+    Crf.train(items, tags, l1=0.1, l2=0.1, max_iter=10)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_model_file_is_a_clear_error() -> None:
+    with pytest.raises(CrfError, match="not a CRFsuite model"):
+        Crf(b"\x80\x04\x95 a pickle, say")
 
 
 # -- CRFEntityExtractor --------------------------------------------------------------------------
@@ -155,6 +192,32 @@ def test_crf_learns_entities_and_roles() -> None:
     assert (first["start"], first["end"]) == (9, 16)
     assert 0.5 < first["confidence_entity"] <= 1.0 and 0.5 < first["confidence_role"] <= 1.0
     assert "group" not in first and "confidence_group" not in first
+
+
+def test_a_crf_model_is_stored_as_crfsuite_files_and_read_into_memory(tmp_path: Path) -> None:
+    pipeline = train(crf(), data(flights()))
+    folder = tmp_path / "nlu"
+    pipeline.persist(folder)
+    models = sorted(p.name for p in folder.glob("*.crfsuite"))
+    assert models == [
+        "01_CRFEntityExtractor.entity.crfsuite",
+        "01_CRFEntityExtractor.role.crfsuite",
+    ]
+    assert {p.suffix for p in folder.iterdir()} == {".json", ".crfsuite"}
+    # CRFsuite's model format (its magic, then dictionaries and weights), not a pickle.
+    assert all((folder / name).read_bytes().startswith(b"lCRF") for name in models)
+    loaded = NluPipeline.load(folder)
+    for path in folder.iterdir():
+        path.unlink()  # the taggers read their models from memory once loaded
+    for query in ("fly from Hamburg to Tokyo", "I want to go to Paris", "hello"):
+        assert loaded.parse(query) == pipeline.parse(query)
+
+
+def test_a_damaged_crf_model_file_is_refused_when_loading(tmp_path: Path) -> None:
+    train(crf(), data(flights())).persist(tmp_path)
+    (tmp_path / "01_CRFEntityExtractor.role.crfsuite").write_bytes(b"\x80\x04\x95 not a model")
+    with pytest.raises(NluError, match=r"role model of '01_CRFEntityExtractor' is not a CRFsuite"):
+        NluPipeline.load(tmp_path)
 
 
 def test_crf_learns_groups() -> None:

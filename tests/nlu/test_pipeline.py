@@ -141,7 +141,7 @@ def test_persistence_round_trip_gives_identical_parses(
     pipeline: NluPipeline, tmp_path: Path
 ) -> None:
     pipeline.persist(tmp_path)
-    assert {p.suffix for p in tmp_path.iterdir()} <= {".json", ".npy"}
+    assert {p.suffix for p in tmp_path.iterdir()} <= {".json", ".npy", ".crfsuite"}
     loaded = NluPipeline.load(tmp_path)
     for query in QUERIES:
         assert loaded.parse(query) == pipeline.parse(query)
@@ -158,7 +158,7 @@ def test_loading_refuses_unknown_components_and_formats(
         NluPipeline.load(tmp_path)
     manifest["format"] = 99
     (tmp_path / "pipeline.json").write_text(json.dumps(manifest))
-    with pytest.raises(NluError, match=r"NLU model format 99 is not 3; train the model again"):
+    with pytest.raises(NluError, match=r"NLU model format 99 is not 4; train the model again"):
         NluPipeline.load(tmp_path)
 
 

@@ -1,4 +1,5 @@
-"""Model archives: ``.tar.gz`` files holding only data (JSON, YAML, NumPy arrays).
+"""Model archives: ``.tar.gz`` files holding only data (JSON, YAML, NumPy arrays, CRFsuite
+models).
 
 Loading an archive never executes code: members are extracted with the tarfile ``data``
 filter (no links, devices or paths outside the target), and only files with data
@@ -20,9 +21,12 @@ from typing import Any
 METADATA_FILE = "metadata.json"
 # Temporary folders an archive is unpacked into while a model loads.
 UNPACK_PREFIX = "tandem-model-"
-# Text and array formats only: loading a model never runs code from it. ``.md`` and ``.txt``
-# also cover the documents EnterpriseSearchPolicy answers from.
-DATA_SUFFIXES = frozenset({".json", ".yml", ".yaml", ".npy", ".npz", ".txt", ".md", ".jinja2"})
+# Text, array and CRFsuite model formats only: loading a model never runs code from it. ``.md``
+# and ``.txt`` also cover the documents EnterpriseSearchPolicy answers from; ``.crfsuite`` is
+# CRFsuite's binary model (dictionaries and weights), which CRFsuite parses.
+DATA_SUFFIXES = frozenset(
+    {".json", ".yml", ".yaml", ".npy", ".npz", ".txt", ".md", ".jinja2", ".crfsuite"}
+)
 
 _ADJECTIVES = (
     "amber",

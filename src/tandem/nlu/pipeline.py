@@ -20,8 +20,8 @@ from tandem.project.training_data import NluData
 logger = logging.getLogger(__name__)
 
 # 2: intent models learn near misses and store their temperature; 3: and which of their
-# feature blocks are dense.
-_FORMAT = 3
+# feature blocks are dense; 4: entity taggers store CRFsuite model files.
+_FORMAT = 4
 _MANIFEST = "pipeline.json"
 
 # What `rasa train` fills in for an empty `pipeline:`, as (name, options) pairs.
@@ -149,7 +149,7 @@ class NluPipeline:
     # -- persistence ---------------------------------------------------------------------------
 
     def persist(self, directory: Path) -> None:
-        """Write the trained pipeline as JSON and .npy files into ``directory``."""
+        """Write the trained pipeline as JSON, .npy and .crfsuite files into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
         entries = []
         for index, component in enumerate(self.components):

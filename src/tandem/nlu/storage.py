@@ -1,6 +1,8 @@
-"""Model files of one component: JSON documents and NumPy arrays, nothing executable.
+"""Model files of one component: JSON documents, NumPy arrays and CRFsuite models, nothing
+executable.
 
-Arrays are written with ``np.save`` and read with ``allow_pickle=False``, so loading a model
+Arrays are written with ``np.save`` and read with ``allow_pickle=False``, and a CRFsuite model is
+CRFsuite's own binary format (dictionaries and weights, parsed by CRFsuite), so loading a model
 never runs code from its files.
 """
 
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+CRFSUITE_SUFFIX = ".crfsuite"
 
 
 class Store:
@@ -41,3 +45,10 @@ class Store:
 
     def read_array(self, name: str) -> np.ndarray:
         return np.load(self._path(name, ".npy"), allow_pickle=False)
+
+    def write_crfsuite(self, name: str, model: bytes) -> None:
+        """A CRFsuite model file, as CRFsuite's trainer wrote it."""
+        self._path(name, CRFSUITE_SUFFIX).write_bytes(model)
+
+    def read_crfsuite(self, name: str) -> bytes:
+        return self._path(name, CRFSUITE_SUFFIX).read_bytes()

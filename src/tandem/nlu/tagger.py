@@ -11,15 +11,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import numpy as np
 import scipy.sparse as sp
 
 from tandem.nlu import bilou
-from tandem.nlu.crf import LinearChainCrf
+from tandem.nlu.component import NluError
+from tandem.nlu.crf import Crf, CrfError, Item
 from tandem.nlu.message import Message
 from tandem.nlu.storage import Store
-from tandem.nlu.token_features import TOKEN_VALUES, positions
-from tandem.project.training_data import EntityAnnotation, NluExample
+from tandem.nlu.token_features import TOKEN_VALUES
+from tandem.project.training_data import EntityAnnotation
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,11 @@ def _values(name: str, offset: int, text: str, patterns: frozenset[str]) -> list
     return [f"{offset}:{name}:{value}"]
 
 
+# Tokens whose attributes are remembered (texts repeat across messages); past it, start afresh.
+_CACHE_SIZE = 10_000
+_NO_PATTERNS: frozenset[str] = frozenset()
+
+
 class EntityTagger:
     def __init__(
         self,
@@ -87,65 +92,79 @@ class EntityTagger:
         # dense ones, with `text_dense_features`), and whose (None = every featurizer's).
         self.token_features = token_features
         self.origins = origins
-        self.vocabulary: dict[str, int] = {}
-        self.layers: dict[str, tuple[list[str], LinearChainCrf]] = {}
+        self.layers: dict[str, Crf] = {}
+        middle = len(features) // 2
+        # (offset, feature names) of each window position, and the attribute of a position
+        # outside the text.
+        self._windows = [
+            (k - middle, list(dict.fromkeys(names))) for k, names in enumerate(features)
+        ]
+        self._edges = [f"{offset}:{'BOS' if offset < 0 else 'EOS'}" for offset, _ in self._windows]
+        self._cache: dict[tuple[str, frozenset[str]], tuple[tuple[str, ...], ...]] = {}
 
     # -- features ------------------------------------------------------------------------------
 
+    def _token_attributes(self, text: str, patterns: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+        """The attributes a token gives at each window position (they depend on its text and
+        patterns only, so they are worked out once per distinct token)."""
+        key = (text, patterns)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            found = self._cache[key] = tuple(
+                tuple(a for name in names for a in _values(name, offset, text, patterns))
+                for offset, names in self._windows
+            )
+        return found
+
     def _attributes(self, message: Message) -> list[list[str]]:
         """Each token's attribute names (the `features` option at each window offset)."""
-        texts = [token.text for token in message.tokens or ()]
-        patterns = message.patterns or [frozenset()] * len(texts)
+        tokens = message.tokens or ()
+        n = len(tokens)
+        patterns = message.patterns or [_NO_PATTERNS] * n
+        per_token = [
+            self._token_attributes(token.text, p) for token, p in zip(tokens, patterns, strict=True)
+        ]
         result = []
-        for i in range(len(texts)):
-            attributes = []
-            for offset, j, names in positions(self.features, i, len(texts)):
-                if j is None:
-                    attributes.append(f"{offset}:{'BOS' if offset < 0 else 'EOS'}")
-                    continue
-                for name in names:
-                    attributes.extend(_values(name, offset, texts[j], patterns[j]))
+        for i in range(n):
+            attributes: list[str] = []
+            for k, (offset, _) in enumerate(self._windows):
+                j = i + offset
+                if 0 <= j < n:
+                    attributes.extend(per_token[j][k])
+                else:
+                    attributes.append(self._edges[k])
             result.append(attributes)
         return result
 
-    def _matrix(
-        self,
-        message: Message,
-        attributes: list[list[str]],
-        entity_tags: list[str] | None = None,
-    ) -> sp.csr_matrix:
-        """The layer's input: the tokens' ``attributes`` (with each token's entity tag, for the
-        role and group layers) as one CSR matrix, plus the featurizers' token features.
-
-        Built from its index arrays: stacking one sparse row per token cost more than training
-        and tagging together."""
-        columns: list[int] = []
-        ends = [0]
-        for i, token_attributes in enumerate(attributes):
-            names = (
-                token_attributes
-                if entity_tags is None
-                else [*token_attributes, _entity_attribute(entity_tags[i])]
-            )
-            known = {c for a in names if (c := self.vocabulary.get(a)) is not None}
-            columns.extend(sorted(known))
-            ends.append(len(columns))
-        matrix = sp.csr_matrix(
-            (
-                np.ones(len(columns), dtype=np.float32),
-                np.asarray(columns, dtype=np.int32),
-                np.asarray(ends, dtype=np.int32),
-            ),
-            shape=(len(ends) - 1, len(self.vocabulary)),
-        )
+    def _items(self, message: Message, attributes: list[list[str]]) -> list[Item]:
+        """CRFsuite's items: the tokens' ``attributes``, plus the featurizers' token features
+        (as `x<column>` with their values) when the tagger reads them."""
         if self.token_features == "none":
-            return matrix
+            return list(attributes)
         extra = [
             f.sequence
             for f in message.features_from(self.origins)
             if f.dense or self.token_features == "all"
         ]
-        return sp.hstack([matrix, *extra], format="csr") if extra else matrix
+        if not extra:
+            return list(attributes)
+        matrix = sp.hstack(extra, format="csr")
+        ends, columns, values = (
+            matrix.indptr.tolist(),
+            matrix.indices.tolist(),
+            matrix.data.tolist(),
+        )
+        items: list[Item] = []
+        for i, names in enumerate(attributes):
+            item = dict.fromkeys(names, 1.0)
+            for column, value in zip(
+                columns[ends[i] : ends[i + 1]], values[ends[i] : ends[i + 1]], strict=True
+            ):
+                item[f"x{column}"] = value
+            items.append(item)
+        return items
 
     # -- training ------------------------------------------------------------------------------
 
@@ -165,42 +184,22 @@ class EntityTagger:
             bilou.encode(n, spans, bilou=False)
             for n, spans in zip(sizes, targets["entity"], strict=True)
         ]
-        attributes = [self._attributes(m) for m, _ in annotated]
-        names = {a for per_message in attributes for token in per_message for a in token}
-        names.update(_entity_attribute(tag) for tags in entity_tags for tag in tags)
-        self.vocabulary = {a: i for i, a in enumerate(sorted(names))}
+        items = [self._items(m, self._attributes(m)) for m, _ in annotated]
+        self.layers = {}
         for layer in LAYERS:
-            if any(targets[layer]):
-                self.layers[layer] = self._fit_layer(
-                    layer, annotated, attributes, sizes, targets[layer], entity_tags
-                )
-
-    def _fit_layer(
-        self,
-        layer: str,
-        annotated: list[tuple[Message, NluExample]],
-        attributes: list[list[list[str]]],
-        sizes: list[int],
-        spans: list[list[bilou.Span]],
-        entity_tags: list[list[str]],
-    ) -> tuple[list[str], LinearChainCrf]:
-        use_bilou = self.bilou and layer == "entity"
-        tags = [bilou.encode(n, s, use_bilou) for n, s in zip(sizes, spans, strict=True)]
-        labels = sorted({t for seq in tags for t in seq} | {bilou.OUTSIDE})
-        index = {label: k for k, label in enumerate(labels)}
-        inputs = [
-            self._matrix(m, a, None if layer == "entity" else et)
-            for (m, _), a, et in zip(annotated, attributes, entity_tags, strict=True)
-        ]
-        crf = LinearChainCrf(inputs[0].shape[1], len(labels))
-        crf.fit(
-            inputs,
-            [np.array([index[t] for t in seq]) for seq in tags],
-            l1=self.l1,
-            l2=self.l2,
-            max_iter=self.max_iter,
-        )
-        return labels, crf
+            if not any(targets[layer]):
+                continue
+            use_bilou = self.bilou and layer == "entity"
+            self.layers[layer] = Crf.train(
+                items
+                if layer == "entity"
+                else [_with_entities(x, tags) for x, tags in zip(items, entity_tags, strict=True)],
+                [bilou.encode(n, s, use_bilou) for n, s in zip(sizes, targets[layer], strict=True)],
+                l1=self.l1,
+                l2=self.l2,
+                max_iter=self.max_iter,
+            )
+        self._cache.clear()  # the training data's tokens; parsing fills it with its own
 
     def _spans(
         self, message: Message, annotations: Sequence[EntityAnnotation], layer: str
@@ -225,18 +224,17 @@ class EntityTagger:
     def extract(self, message: Message) -> list[dict[str, Any]]:
         if "entity" not in self.layers or not message.tokens:
             return []
-        labels, crf = self.layers["entity"]
-        attributes = self._attributes(message)
-        path, marginals = crf.predict(self._matrix(message, attributes))
-        tags = [labels[k] for k in path]
+        items = self._items(message, self._attributes(message))
+        tags, confidences = self.layers["entity"].tag(items)
         spans = bilou.decode(tags, message.tokens, message.text, self.bilou, self._splits_at_comma)
         tokens = message.tokens
         entities = []
         plain_tags = bilou.encode(len(tokens), spans, bilou=False)
+        inside = [i for span in spans for i in range(span.first, span.last + 1)]
         extra = {
-            layer: self.layers[layer][1].predict(self._matrix(message, attributes, plain_tags))[1]
+            layer: self.layers[layer].marginals(_with_entities(items, plain_tags), inside)
             for layer in ("role", "group")
-            if layer in self.layers
+            if layer in self.layers and spans
         }
         for span in spans:
             start, end = tokens[span.first].start, tokens[span.last].end
@@ -245,17 +243,22 @@ class EntityTagger:
                 "start": start,
                 "end": end,
                 # An entity is only as certain as its least certain token.
-                "confidence_entity": float(
-                    min(marginals[i, path[i]] for i in range(span.first, span.last + 1))
-                ),
+                "confidence_entity": float(min(confidences[span.first : span.last + 1])),
             }
             for layer, layer_marginals in extra.items():
-                layer_labels = self.layers[layer][0]
-                mean = layer_marginals[span.first : span.last + 1].mean(axis=0)
-                best = int(mean.argmax())
+                layer_labels = self.layers[layer].labels
+                width = span.last - span.first + 1
+                mean = [
+                    sum(column) / width
+                    for column in zip(
+                        *(layer_marginals[i] for i in range(span.first, span.last + 1)),
+                        strict=True,
+                    )
+                ]
+                best = max(range(len(mean)), key=mean.__getitem__)  # the first on a tie
                 if layer_labels[best] != bilou.OUTSIDE:
                     entity[layer] = layer_labels[best]
-                    entity[f"confidence_{layer}"] = float(mean[best])
+                    entity[f"confidence_{layer}"] = mean[best]
             entity["value"] = message.text[start:end]
             entity["extractor"] = self.extractor
             entities.append(entity)
@@ -269,20 +272,30 @@ class EntityTagger:
     # -- persistence ---------------------------------------------------------------------------
 
     def persist(self, store: Store) -> None:
-        store.write_vocabulary("attributes", self.vocabulary)
-        store.write_json("layers", {layer: labels for layer, (labels, _) in self.layers.items()})
-        for layer, (_, crf) in self.layers.items():
-            store.write_array(f"{layer}.emissions", crf.emissions)
-            store.write_array(f"{layer}.transitions", crf.transitions)
+        store.write_json("layers", sorted(self.layers))
+        for layer, crf in self.layers.items():
+            store.write_crfsuite(layer, crf.model)
 
     def restore(self, store: Store) -> None:
-        self.vocabulary = store.read_vocabulary("attributes")
         self.layers = {}
-        for layer, labels in store.read_json("layers").items():
-            crf = LinearChainCrf(0, len(labels))
-            crf.emissions = store.read_array(f"{layer}.emissions")
-            crf.transitions = store.read_array(f"{layer}.transitions")
-            self.layers[layer] = (labels, crf)
+        for layer in store.read_json("layers"):
+            try:
+                self.layers[layer] = Crf(store.read_crfsuite(layer))
+            except CrfError as exc:
+                raise NluError(
+                    f"{self.extractor}: the {layer} model of '{store.prefix}' is {exc}; "
+                    "train the model again"
+                ) from exc
+
+
+def _with_entities(items: list[Item], entity_tags: list[str]) -> list[Item]:
+    """The role and group layers' items: each token's with its entity tag as an attribute."""
+    return [
+        [*item, _entity_attribute(tag)]
+        if isinstance(item, list)
+        else {**item, _entity_attribute(tag): 1.0}
+        for item, tag in zip(items, entity_tags, strict=True)
+    ]
 
 
 def _entity_attribute(tag: str) -> str:
