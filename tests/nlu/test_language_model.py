@@ -36,9 +36,12 @@ def test_sentence_vectors_are_unit_length_deterministic_and_mean_something() -> 
     )
     assert pizza.shape == (384,) and pizza.dtype == np.float32
     assert np.linalg.norm(pizza) == pytest.approx(1.0, abs=1e-5)
-    # The same text gives the same vector, alone or in a batch, and whatever model it names.
+    # The same text gives the same vector, bit for bit, alone or in a batch of texts of other
+    # lengths (as at training time), and whatever model it names.
     (again,) = features(["I want to order a pizza"], model_name="gpt2", model_weights="gpt2")
-    assert np.allclose(again, pizza, atol=1e-5)
+    assert np.array_equal(again, pizza)
+    (alone,) = features(["my card was stolen"])
+    assert np.array_equal(alone, card)
     assert float(pizza @ pie) > float(pizza @ card) + 0.3
 
 
@@ -61,6 +64,17 @@ def test_a_dense_pipeline_classifies_and_round_trips(tmp_path: Path) -> None:
     )
     stored = json.loads(next(tmp_path.glob("*LanguageModelFeaturizer*encoder.json")).read_text())
     assert stored == {"package": lm.ENCODER_PACKAGE, "version": "0.1.0"}
+    # The precision the vectors were computed in is recorded and used again; an archive from
+    # before the record was float32, and an unknown precision is refused.
+    precision = next(tmp_path.glob("*LanguageModelFeaturizer*precision.json"))
+    assert json.loads(precision.read_text()) in {"bfloat16", "float32"}
+    precision.unlink()
+    loaded = NluPipeline.load(tmp_path)
+    (featurizer,) = [c for c in loaded.components if c.name == "LanguageModelFeaturizer"]
+    assert featurizer.precision == "float32"
+    precision.write_text(json.dumps("int4"))
+    with pytest.raises(NluError, match="unknown encoder precision 'int4'"):
+        NluPipeline.load(tmp_path)
 
 
 def test_another_version_of_the_encoder_is_refused(tmp_path: Path) -> None:

@@ -14,11 +14,11 @@ records the precision it was trained with, so parsing computes the vectors the s
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
-from collections.abc import Callable
 import importlib.metadata
 import importlib.util
 import logging
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -121,11 +121,13 @@ def _encoder(precision: str) -> Callable[[list[str]], np.ndarray]:
     model = model.to(getattr(torch, precision))
 
     def encode(texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), _DIMENSIONS), dtype=np.float32)
+        if not texts:
+            return vectors
         ids = tokenizer(texts, truncation=True, max_length=_MAX_TOKENS)["input_ids"]
         by_length: dict[int, list[int]] = defaultdict(list)
         for row, tokens in enumerate(ids):
             by_length[len(tokens)].append(row)
-        vectors = np.zeros((len(texts), _DIMENSIONS), dtype=np.float32)
         with torch.inference_mode():
             for rows in by_length.values():
                 for start in range(0, len(rows), _BATCH):
