@@ -147,3 +147,30 @@ async def test_the_llm_calls_of_a_turn_are_shown_with_it(
     assert calls[0]["model"] == "served-model" and calls[0]["error"] is None
     assert calls[0]["latency_ms"] > 0 and calls[0]["replayed"] is False
     assert set(calls[0]["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+
+async def test_a_call_the_cassette_answered_is_shown_as_replayed(
+    llm_project: Path, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TANDEM_LLM_CASSETTE", str(tmp_path / "cassette.json"))
+    model = llm_project / "models" / "m.tar.gz"
+    processor = await open_processor(model, llm_project / "endpoints.yml")
+    client = await start_client(model, processor, inspect=True)
+    text = "surprise me, whatever the chef likes"
+    try:
+        calls = {}
+        for sender in ("recorded", "replayed"):
+            llm_server.then_answer("set slot pizza_type funghi")
+            for message in (ORDER, text):
+                body = {"sender": sender, "message": message}
+                assert (await client.post("/webhooks/rest/webhook", json=body)).status == 200
+            view = await (await client.get(f"/inspect/api/conversations/{sender}")).json()
+            calls[sender] = last_turn(view)["llm_calls"]
+    finally:
+        await client.close()
+    # The same conversation again: the cassette answers, the LLM server is not asked.
+    assert len(llm_server.requests) == len(calls["recorded"]) >= 1
+    first, again = calls["recorded"][0], calls["replayed"][0]
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert again["latency_ms"] == 0 and first["latency_ms"] > 0
+    assert again["answer"] == first["answer"] and again["prompt"] == first["prompt"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,6 @@ from tandem.server.context import CONTEXT, context
 from tandem.server.errors import not_found
 from tandem.server.requests import conversation_id
 from tandem.server.slot import ModelLoader
-
-log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0

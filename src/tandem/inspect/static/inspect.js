@@ -118,7 +118,8 @@ async function follow(id, { transcript }) {
       const url = `/inspect/api/conversations/${encodeURIComponent(id)}/stream`;
       const response = await fetch(url, { headers: auth, signal });
       if (!response.ok) {
-        status(`Cannot read the conversation: HTTP ${response.status}`);
+        const hint = response.status === 401 ? " (open the page as /inspect?token=<token>)" : "";
+        status(`Cannot read the conversation: HTTP ${response.status}${hint}`);
         return;
       }
       status(`Following conversation ${id}`);
