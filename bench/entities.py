@@ -7,7 +7,8 @@ are only tested, so the tagger has to go by the words around the entities. Repor
 time, micro-F1 of exact (start, end, entity, role) spans, and the latency of tagging one
 message. Beside it, as the reference runs it: CRFsuite's own trainer and tagger
 (python-crfsuite, which sklearn-crfsuite wraps) on the same token attributes and tags, with the
-same options, for the `entity` layer; both are scored on (start, end, entity) spans too.
+same options, for the `entity` layer alone and for the `entity` and `role` layers (Viterbi tags
+only: no marginals, so no confidences); all are scored on (start, end, entity) spans too.
 
     python bench/entities.py [--out result.json]
 """
@@ -110,13 +111,18 @@ def measure(train: list[Request], test: list[Request]) -> dict[str, Any]:
             "micro_f1_entities_only": scored(without_roles),
             "parse_ms": percentiles(latencies),
         },
-        "crfsuite_tagger": crfsuite_baseline(pipeline, data, test),
+        "crfsuite_tagger": crfsuite_baseline(pipeline, data, test, with_roles=False),
+        "crfsuite_tagger_with_roles": crfsuite_baseline(pipeline, data, test, with_roles=True),
     }
 
 
-def crfsuite_baseline(pipeline: Any, data: Any, test: list[Request]) -> dict[str, Any]:
-    """The entity layer trained and tagged by CRFsuite itself, on the attribute strings and
-    BILOU tags of Tandem's tagger (so only the trainer and the tagger differ)."""
+def crfsuite_baseline(
+    pipeline: Any, data: Any, test: list[Request], with_roles: bool
+) -> dict[str, Any]:
+    """CRFsuite's own trainer and tagger (pycrfsuite.Trainer, as sklearn-crfsuite runs it) on
+    the attribute strings and tags of Tandem's tagger, so only the code around CRFsuite
+    differs: the entity layer alone, or (``with_roles``) the entity layer and the role layer,
+    which sees each token's entity tag, as the reference's CRFEntityExtractor trains them."""
     import pycrfsuite
 
     from tandem.nlu import bilou
@@ -124,45 +130,66 @@ def crfsuite_baseline(pipeline: Any, data: Any, test: list[Request]) -> dict[str
 
     tokenizer, extractor = pipeline.components
     tagger = extractor.tagger
+    layers = ("entity", "role") if with_roles else ("entity",)
 
     def tokenized(text: str, example: Any = None) -> Message:
         message = Message(text, example=example)
         tokenizer.process(message)
         return message
 
+    def with_entities(attributes: list[list[str]], tags: list[str]) -> list[list[str]]:
+        return [[*a, f"entity:{t}"] for a, t in zip(attributes, tags, strict=True)]
+
     started = time.perf_counter()
-    trainer = pycrfsuite.Trainer(verbose=False)
+    trainers = {layer: pycrfsuite.Trainer(verbose=False) for layer in layers}
     for example in data.examples:
         message = tokenized(example.text, example)
-        spans = tagger._spans(message, example.entities, "entity")
-        tags = bilou.encode(len(message.tokens), spans, True)
-        trainer.append(tagger._attributes(message), tags)
-    trainer.set_params(
-        {
-            "c1": tagger.l1,
-            "c2": tagger.l2,
-            "max_iterations": tagger.max_iter,
-            "feature.possible_transitions": True,
-        }
-    )
+        attributes = tagger._attributes(message)
+        n = len(message.tokens)
+        entities = tagger._spans(message, example.entities, "entity")
+        trainers["entity"].append(attributes, bilou.encode(n, entities, True))
+        if with_roles:
+            roles = bilou.encode(n, tagger._spans(message, example.entities, "role"), False)
+            plain = bilou.encode(n, entities, False)
+            trainers["role"].append(with_entities(attributes, plain), roles)
+    taggers = {}
     with tempfile.TemporaryDirectory() as folder:
-        trainer.train(str(Path(folder) / "model.crfsuite"))
+        for layer, trainer in trainers.items():
+            trainer.set_params(
+                {
+                    "c1": tagger.l1,
+                    "c2": tagger.l2,
+                    "max_iterations": tagger.max_iter,
+                    "feature.possible_transitions": True,
+                }
+            )
+            trainer.train(str(Path(folder) / f"{layer}.crfsuite"))
+            taggers[layer] = pycrfsuite.Tagger()
+            taggers[layer].open(str(Path(folder) / f"{layer}.crfsuite"))
         training = time.perf_counter() - started
-        crfsuite = pycrfsuite.Tagger()
-        crfsuite.open(str(Path(folder) / "model.crfsuite"))
-        pairs, latencies = [], []
+        pairs, pairs_with_roles, latencies = [], [], []
         for text, spans in test:
             started = time.perf_counter()
             message = tokenized(text)
-            tags = crfsuite.tag(tagger._attributes(message))
+            attributes = tagger._attributes(message)
+            tags = taggers["entity"].tag(attributes)
             found = bilou.decode(tags, message.tokens, text, True, lambda _: True)
+            roles: list[str | None] = [None] * len(found)
+            if with_roles:
+                plain = bilou.encode(len(tags), found, False)
+                role_tags = taggers["role"].tag(with_entities(attributes, plain))
+                roles = [role_tags[f.first] if role_tags[f.first] != "O" else None for f in found]
             latencies.append((time.perf_counter() - started) * 1000)
             tokens = message.tokens
-            predicted = {(tokens[f.first].start, tokens[f.last].end, f.label) for f in found}
-            pairs.append((predicted, {g[:3] for g in spans}))
-        crfsuite.close()
+            predicted = [(tokens[f.first].start, tokens[f.last].end, f.label) for f in found]
+            pairs.append((set(predicted), {g[:3] for g in spans}))
+            with_role = {(*p, r) for p, r in zip(predicted, roles, strict=True)}
+            pairs_with_roles.append((with_role, set(spans)))
+        for crfsuite in taggers.values():
+            crfsuite.close()
     return {
         "training_seconds": round(training, 2),
+        **({"micro_f1": scored(pairs_with_roles)} if with_roles else {}),
         "micro_f1_entities_only": scored(pairs),
         "parse_ms": percentiles(latencies),
     }
