@@ -9,6 +9,7 @@ from typing import Any
 from tandem.actions.base import Action, ActionContext
 from tandem.actions.custom import ActionServerClient
 from tandem.actions.responses import ResponseGenerator
+from tandem.calm.flows import FlowsList
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain
@@ -29,7 +30,7 @@ def context_for(
     *,
     action_server: ActionServerClient | None = None,
     channel: str | None = None,
-    services: dict[str, Any] | None = None,
+    flows: FlowsList | None = None,
     seed: int = 0,
 ) -> ActionContext:
     return ActionContext(
@@ -37,7 +38,7 @@ def context_for(
         nlg=ResponseGenerator(domain, rng=random.Random(seed)),
         action_server=action_server,
         output_channel=channel,
-        services=services or {},
+        flows=flows or FlowsList(),
     )
 
 

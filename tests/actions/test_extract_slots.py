@@ -11,7 +11,9 @@ from actions_testkit import action, context_for, domain_of, entity, started, use
 
 from tandem.actions.base import ActionFailed
 from tandem.actions.extract_slots import ExtractSlotsAction, fill_in_this_system, is_calm_turn
+from tandem.calm.flows import FlowsList, flows_from_yaml
 from tandem.conversation import events as ev
+from tandem.project.yaml import parse_yaml
 
 DOMAIN = domain_of(
     """
@@ -87,8 +89,8 @@ DOMAIN = domain_of(
 )
 
 
-async def extract(domain, *events: ev.Event, services=None, server=None) -> list[dict[str, Any]]:
-    context = context_for(domain, services=services, action_server=server)
+async def extract(domain, *events: ev.Event, flows=None, server=None) -> list[dict[str, Any]]:
+    context = context_for(domain, flows=flows, action_server=server)
     return wire(await ExtractSlotsAction().run(started(domain, *events), context))
 
 
@@ -440,14 +442,23 @@ COEXISTENCE = domain_of(
     actions: [action_nlu, action_calm]
     """
 )
-CALM_SLOTS = {"calm_slot_names": {"destination", "calm_hotel"}}
+# CALM's slots: the ones its flows collect.
+CALM_FLOWS = FlowsList.build(
+    flows_from_yaml(
+        parse_yaml(
+            "flows:\n  travel:\n    description: Plan a trip.\n    steps:\n"
+            "      - collect: destination\n      - collect: calm_hotel\n"
+        )
+    ),
+    with_default_patterns=False,
+)
 NO_EVENTS = {"events": [], "responses": []}
 
 
 async def test_nlu_turn_fills_only_nlu_and_shared_slots():
     server = FakeActionServer({"action_nlu": NO_EVENTS, "action_calm": NO_EVENTS})
     message = user("Rome", "inform", [entity("city", "Rome")], commands=[{"command": "noop"}])
-    events = await extract(COEXISTENCE, message, services=CALM_SLOTS, server=server)
+    events = await extract(COEXISTENCE, message, flows=CALM_FLOWS, server=server)
     assert [e["name"] for e in events] == ["city", "shared_city"]
     assert [name for name, _ in server.calls] == ["action_nlu"]
 
@@ -465,7 +476,7 @@ async def test_calm_turn_only_runs_calm_mapping_actions():
         [entity("city", "Rome")],
         commands=[{"command": "start flow", "flow": "book_hotel"}],
     )
-    events = await extract(COEXISTENCE, message, services=CALM_SLOTS, server=server)
+    events = await extract(COEXISTENCE, message, flows=CALM_FLOWS, server=server)
     assert events == [slot("calm_hotel", "Ritz", filled_by="CUSTOM")]
     assert [name for name, _ in server.calls] == ["action_calm"]
 

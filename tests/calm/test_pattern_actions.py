@@ -19,7 +19,7 @@ from tandem.actions.registry import ActionRegistry
 from tandem.actions.responses import ResponseGenerator
 from tandem.calm import stack as st
 from tandem.calm.flows import END, FlowsList, default_pattern_domain, flows_from_yaml
-from tandem.calm.pattern_actions import FLOWS_SERVICE, FlowAction, register_pattern_actions
+from tandem.calm.pattern_actions import FlowAction, register_pattern_actions
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain
@@ -97,7 +97,7 @@ def _context() -> ActionContext:
     return ActionContext(
         domain=DOMAIN,
         nlg=ResponseGenerator(DOMAIN, rng=random.Random(0)),
-        services={FLOWS_SERVICE: FLOWS},
+        flows=FLOWS,
     )
 
 

@@ -122,7 +122,7 @@ async def test_an_open_flow_is_the_flow_shown(processor: MessageProcessor) -> No
 
 
 def test_the_flow_picture_marks_the_current_step(processor: MessageProcessor) -> None:
-    flows = processor.assistant.services["flows"]
+    flows = processor.assistant.flows
     flow = flows.get("order_pizza")
     for step in flow.steps:
         picture = ET.fromstring(flow_svg(flows, "order_pizza", step.id))

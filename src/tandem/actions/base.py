@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tandem.calm.flows import FlowsList
+
 if TYPE_CHECKING:
     from tandem.actions.custom import ActionServerClient
     from tandem.actions.responses import ResponseGenerator
@@ -38,8 +40,8 @@ class ActionContext:
     nlg: ResponseGenerator
     action_server: ActionServerClient | None = None
     output_channel: str | None = None
-    # Services of later stages (flows, stack helpers, policies' data), looked up by name.
-    services: Mapping[str, Any] = field(default_factory=dict)
+    # The project's flows (none for an NLU-only assistant).
+    flows: FlowsList = field(default_factory=FlowsList)
     # What the predicting policy attached for this run (e.g. the text ``action_send_text``
     # sends for ``EnterpriseSearchPolicy``, the slots a ``flow_<id>`` action sets).
     action_metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -11,8 +11,8 @@ Runs right after every user message. In order:
 
 Coexistence (CALM spec §2.9): with the routing slot in the domain, only slots that belong to
 this turn's system are considered. A turn is a CALM turn when the latest message carries a
-command other than ``noop`` and the routing ``set slot`` (CALM spec §2.11). The names of the
-slots collected by flows come from ``context.services["calm_slot_names"]`` (default: none).
+command other than ``noop`` and the routing ``set slot`` (CALM spec §2.11). CALM's slots are
+those some ``collect`` step of some flow asks for (``context.flows``).
 
 ``MappingTurn`` and ``mapped_value`` are shared with CALM's NLUCommandAdapter, which
 evaluates the same mappings for a message before it is logged.
@@ -38,8 +38,6 @@ from tandem.project.domain_files import KNOWLEDGE_BASE_SLOTS
 
 log = logging.getLogger(__name__)
 
-CALM_SLOT_NAMES_SERVICE = "calm_slot_names"
-
 # Slots the runtime adds and fills itself; mappings never touch them.
 BUILTIN_SLOTS = frozenset(
     {
@@ -61,7 +59,7 @@ class ExtractSlotsAction(Action):
         calm_turn = is_calm_turn(tracker)
         slots = [slot for name, slot in domain.slots.items() if name not in BUILTIN_SLOTS]
         if domain.has_routing_slot:
-            calm_slots = frozenset(context.services.get(CALM_SLOT_NAMES_SERVICE, ()))
+            calm_slots = context.flows.collected_slots
             slots = [slot for slot in slots if fill_in_this_system(slot, calm_turn, calm_slots)]
         events: list[Event] = [] if calm_turn else _mapping_events(slots, tracker, domain)
         events += await _mapping_action_events(slots, tracker, events, context)

@@ -22,7 +22,7 @@ from tandem.calm.flows import FlowsList
 from tandem.calm.llm_generator import LLMCommandGenerator
 from tandem.calm.nlu_adapter import NLUCommandAdapter
 from tandem.calm.parsing import CalmMessageParser, CommandComponent, GeneratorStep
-from tandem.calm.pattern_actions import FLOWS_SERVICE, register_pattern_actions
+from tandem.calm.pattern_actions import register_pattern_actions
 from tandem.calm.search import EnterpriseSearchPolicy
 from tandem.coexistence.routers import IntentBasedRouter, LLMBasedRouter
 from tandem.conversation import events as ev
@@ -71,7 +71,7 @@ def with_calm(
         policies=_in_config_order([*assistant.policies, *flow_policies, *llm_policies], config),
         turn_stages=[CommandProcessor(flows, domain, chitchat_available=chitchat)],
         failure_handlers=[CalmFailureHandler(flows, domain)],
-        services={**assistant.services, FLOWS_SERVICE: flows},
+        flows=flows,
         max_predictions=calm_max_predictions,
     )
 

@@ -722,9 +722,13 @@ class FlowsList:
 
     flows: tuple[Flow, ...] = ()
     _by_id: Mapping[str, Flow] = field(init=False, repr=False, compare=False)
+    # The slots some ``collect`` step of some flow (patterns included) asks for.
+    collected_slots: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {flow.id: flow for flow in self.flows})
+        collected = frozenset(step.collect for flow in self.flows for step in flow.collect_steps)
+        object.__setattr__(self, "collected_slots", collected)
 
     @classmethod
     def build(cls, user_flows: Iterable[Flow], *, with_default_patterns: bool = True) -> FlowsList:

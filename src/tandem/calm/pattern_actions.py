@@ -4,7 +4,7 @@ Most of them rearrange the dialogue stack: each works on a ``DialogueStack`` cop
 ``tracker.stack`` and returns the ``stack`` event of its changes, plus the slot, flow
 lifecycle and bot events the spec lists. Actions that belong to one pattern do nothing
 unless that pattern's frame is on top of the stack. The project's flows reach them as
-``context.services[FLOWS_SERVICE]``.
+``context.flows``.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from tandem.actions.responses import INTERNAL_ERROR_RESPONSE, bot_event
 from tandem.calm import stack as st
 from tandem.calm.conditions import ConditionError, Predicate, render_condition
 from tandem.calm.executor import join_names
-from tandem.calm.flows import NEXT_PREFIX, START, FlowsList
+from tandem.calm.flows import NEXT_PREFIX, START
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
-FLOWS_SERVICE = "flows"
 
 # Helper slots of pattern_continue_interrupted, cleared once the user has answered.
 INTERRUPTED_FLOW_TO_CONTINUE = "interrupted_flow_to_continue"
@@ -359,7 +358,7 @@ class FlowAction(Action):
         self.flow_id = name.removeprefix(names.FLOW_ACTION_PREFIX)
 
     async def run(self, tracker: Tracker, context: ActionContext) -> list[ev.Event]:
-        flows = context.services.get(FLOWS_SERVICE) or FlowsList()
+        flows = context.flows
         if self.flow_id not in flows:
             raise ActionFailed(f"there is no flow '{self.flow_id}' to start")
         stack = st.DialogueStack(tracker.stack)

@@ -199,14 +199,12 @@ def _report(
 def _coverage(
     args: argparse.Namespace, results: list[TestResult], processor: MessageProcessor
 ) -> None:
-    from tandem.calm.flows import FlowsList
     from tandem.testing.coverage import coverage_summary, write_coverage
 
-    flows = processor.assistant.services.get("flows")
     report = write_coverage(
         results,
         processor.assistant.domain,
-        flows if isinstance(flows, FlowsList) else None,
+        processor.assistant.flows or None,
         Path(args.coverage_output_path),
         _training_data(args.data, processor.assistant.domain),
     )

@@ -152,8 +152,8 @@ async def _flow(request: web.Request) -> web.StreamResponse:
     context(request).auth.check(request, None)
     flow_id = request.match_info["flow_id"]
     async with context(request).slot.use() as processor:
-        flows = processor.assistant.services.get("flows")
-    picture = flow_svg(flows, flow_id, request.query.get("step")) if flows is not None else None
+        flows = processor.assistant.flows
+    picture = flow_svg(flows, flow_id, request.query.get("step"))
     if picture is None:
         raise not_found(f"The assistant has no flow '{flow_id}'.")
     return web.Response(text=picture, content_type="image/svg+xml")

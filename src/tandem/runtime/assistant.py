@@ -8,11 +8,12 @@ predict; ``actions`` resolves action names (responses, defaults, custom, forms, 
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tandem.actions.registry import ActionRegistry
+from tandem.calm.flows import FlowsList
 from tandem.conversation.events import Event
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy
@@ -61,8 +62,8 @@ class Assistant:
     policies: Sequence[Policy] = ()
     turn_stages: Sequence[TurnStage] = ()
     failure_handlers: Sequence[FailureHandler] = ()
-    # Shared objects actions may need (flows, the stack helpers of CALM, ...), by name.
-    services: Mapping[str, Any] = field(default_factory=dict)
+    # The project's flows (none for an NLU-only assistant), for the actions that need them.
+    flows: FlowsList = field(default_factory=FlowsList)
     model_id: str = ""
     assistant_id: str = ""
     # Components with resources to release (HTTP sessions of LLM clients, ...).

@@ -190,7 +190,7 @@ class MessageProcessor:
             nlg=self.nlg,
             action_server=self.action_server,
             output_channel=output_channel,
-            services=self.assistant.services,
+            flows=self.assistant.flows,
         )
 
     # -- entry points of the HTTP API (§8.2 of the runtime spec) ------------------------
