@@ -147,8 +147,9 @@ def test_an_l1_penalty_leaves_features_out_of_the_model() -> None:
     tags = [[str(int(row[0] > 0)) for row in x] for x in rows]
 
     def features(l1: float, l2: float) -> int:
+        model = Crf.train(items, tags, l1=l1, l2=l2, max_iter=100).model
         tagger = pycrfsuite.Tagger()
-        tagger.open_inmemory(Crf.train(items, tags, l1=l1, l2=l2, max_iter=100).model)
+        tagger.open_inmemory(model)  # CRFsuite reads from these bytes: they must stay alive
         count = len(tagger.info().state_features)
         tagger.close()
         return count
