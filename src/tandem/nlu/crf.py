@@ -29,15 +29,22 @@ class CrfError(Exception):
 
 class Crf:
     def __init__(self, model: bytes) -> None:
-        self.model = model  # CRFsuite reads the weights from these bytes, so they stay alive
+        # CRFsuite reads the weights from these very bytes (it does not copy them): they live as
+        # long as the tagger does.
+        self._model = model
         self._tagger = pycrfsuite.Tagger()
         try:
-            self._tagger.open_inmemory(model)
+            self._tagger.open_inmemory(self._model)
         except ValueError as exc:
             raise CrfError(f"not a CRFsuite model ({exc})") from exc
         self.labels: list[str] = sorted(self._tagger.labels())
         # set() and the marginals read after it share the tagger's state.
         self._lock = threading.Lock()
+
+    @property
+    def model(self) -> bytes:
+        """The CRFsuite model file's contents."""
+        return self._model
 
     @classmethod
     def train(
