@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import jinja2
-
 from tandem import names
 from tandem.calm import stack as st
 from tandem.calm.transcript import MAX_TRANSCRIPT_LINES, transcript
 from tandem.conversation.tracker import Tracker
-from tandem.llm import LLMClient, LLMError, resolve_llm_config
-from tandem.llm.templates import prompt_template_text
+from tandem.llm import LLMError
+from tandem.llm.component import PromptedLLMComponent
 from tandem.policies.base import Policy, Prediction, calm_abstains
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
@@ -41,8 +39,6 @@ DEFAULT_LLM: Mapping[str, Any] = {
     "timeout": 10,
 }
 
-_JINJA = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined)
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -53,7 +49,7 @@ class Answer:
     text: str | None = None
 
 
-class FrameAnswerPolicy(Policy):
+class FrameAnswerPolicy(Policy, PromptedLLMComponent):
     """Answers the ``frame_type`` frame on top of the stack; abstains otherwise.
 
     Config keys: ``llm`` (over ``DEFAULT_LLM``), ``prompt_template`` (or ``prompt``; default:
@@ -72,15 +68,14 @@ class FrameAnswerPolicy(Policy):
     ) -> None:
         super().__init__(options.get("priority"))
         self.max_history = int(options.get("max_history", MAX_TRANSCRIPT_LINES))
-        self.client = LLMClient(resolve_llm_config(options.get("llm"), endpoints, DEFAULT_LLM))
-        self.template = _JINJA.from_string(
-            prompt_template_text(
-                options, project_root, "tandem.calm", f"prompts/{self.template_file}"
-            )
+        self.use_llm(
+            options,
+            endpoints,
+            DEFAULT_LLM,
+            project_root=project_root,
+            package="tandem.calm",
+            template=f"prompts/{self.template_file}",
         )
-
-    async def aclose(self) -> None:
-        await self.client.close()
 
     def predict(self, tracker: Tracker, domain: Domain) -> Prediction:
         """Abstains: an answer needs an LLM call, which only ``predict_async`` waits for."""

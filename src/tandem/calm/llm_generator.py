@@ -8,14 +8,11 @@ default prompt template: ``SingleStepLLMCommandGenerator`` (v1), ``CompactLLMCom
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from tandem import names
 from tandem.calm import commands as cmd
@@ -28,8 +25,8 @@ from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, rejections_of, starta
 from tandem.calm.transcript import transcript
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
-from tandem.llm import Cassette, LLMClient, LLMError, resolve_llm_config
-from tandem.llm.templates import prompt_template_text
+from tandem.llm import Cassette, LLMError
+from tandem.llm.component import PromptedLLMComponent
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
 
@@ -48,15 +45,7 @@ _TEMPLATES = {1: "single_step_v1.jinja2", 2: "compact_v2.jinja2", 3: "search_rea
 _EMPTY_PARSES = EmptyParseWatch()
 
 
-def _json_string(value: Any) -> str:
-    return json.dumps(value if isinstance(value, str) else str(value), ensure_ascii=False)
-
-
-_JINJA = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined)
-_JINJA.filters["to_json_escaped_string"] = _json_string
-
-
-class LLMCommandGenerator:
+class LLMCommandGenerator(PromptedLLMComponent):
     """A single-step LLM command generator; ``name`` picks the DSL version."""
 
     def __init__(
@@ -77,13 +66,14 @@ class LLMCommandGenerator:
         self.minimize_num_calls = bool(options.get("minimize_num_calls", True))
         self.include_date_time = bool(options.get("include_date_time", True))
         self.timezone = str(options.get("timezone") or "UTC")
-        self.client = LLMClient(
-            resolve_llm_config(options.get("llm"), endpoints, DEFAULT_LLM), cassette=cassette
-        )
-        self.template = _JINJA.from_string(
-            prompt_template_text(
-                options, project_root, "tandem.calm", f"prompts/{_TEMPLATES[self.dsl_version]}"
-            )
+        self.use_llm(
+            options,
+            endpoints,
+            DEFAULT_LLM,
+            project_root=project_root,
+            package="tandem.calm",
+            template=f"prompts/{_TEMPLATES[self.dsl_version]}",
+            cassette=cassette,
         )
         retrieval = dict(options.get("flow_retrieval") or {})
         self.retriever: FlowRetriever | None = None
@@ -91,7 +81,7 @@ class LLMCommandGenerator:
             self.retriever = FlowRetriever.from_options(retrieval, flows, endpoints, cassette)
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await super().aclose()
         if self.retriever is not None:
             await self.retriever.aclose()
 

@@ -17,16 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm.flows import FlowsList
 from tandem.calm.nlu_adapter import convert_nlu_to_commands
 from tandem.conversation.slots import to_bool
 from tandem.conversation.tracker import Tracker
-from tandem.llm import Cassette, LLMClient, LLMError, resolve_llm_config
-from tandem.llm.templates import prompt_template_text
+from tandem.llm import Cassette, LLMError
+from tandem.llm.component import PromptedLLMComponent
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
 from tandem.runtime.message import EVENT_METADATA
@@ -143,10 +141,9 @@ DEFAULT_ROUTER_LLM: dict[str, Any] = {
     "temperature": 1.0,
 }
 _ANSWERS = {"A": CALM, "B": NLU_NON_STICKY, "C": NLU_STICKY}
-_JINJA = jinja2.Environment(autoescape=False)
 
 
-class LLMBasedRouter(Router):
+class LLMBasedRouter(Router, PromptedLLMComponent):
     """Asks an LLM which of three described assistants should answer (spec §2.4)."""
 
     name = "LLMBasedRouter"
@@ -166,18 +163,15 @@ class LLMBasedRouter(Router):
         }
         self.nlu_sticky = nlu.get("sticky")
         self.nlu_non_sticky = nlu.get("non_sticky")
-        self.client = LLMClient(
-            resolve_llm_config(options.get("llm"), endpoints, DEFAULT_ROUTER_LLM),
+        self.use_llm(
+            options,
+            endpoints,
+            DEFAULT_ROUTER_LLM,
+            project_root=project_root,
+            package="tandem.coexistence",
+            template="router_prompt.jinja2",
             cassette=cassette,
         )
-        self.template = _JINJA.from_string(
-            prompt_template_text(
-                options, project_root, "tandem.coexistence", "router_prompt.jinja2"
-            )
-        )
-
-    async def aclose(self) -> None:
-        await self.client.close()
 
     def render_prompt(self, user_message: str) -> str:
         return self.template.render(
