@@ -1,35 +1,27 @@
 """``tandem shell`` as a person uses it: the real command in a pseudo-terminal, on the starter.
 
 Line editing, history, Ctrl-C and Ctrl-D depend on a terminal, so these tests give the shell
-one (``pty.fork`` makes the pseudo-terminal its controlling terminal: Ctrl-C typed into it
-sends SIGINT, as a real terminal does).
+one (``pty_terminal.Terminal``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import pty
 import re
-import select
 import shutil
-import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pty_terminal import PROMPT, UP, Terminal
 
 from fake_llm_server import FakeLLMServer
 from local_servers import free_port
 from tandem.cli.main import build_parser, main
-
-PROMPT = "Your input -> "
-UP = "\x1b[A"
 
 
 @pytest.fixture(scope="module")
@@ -39,59 +31,6 @@ def starter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with contextlib.chdir(project):
         assert main(["train", "--fixed-model-name", "m"]) == 0
     return project
-
-
-class Terminal:
-    """A child process on a pseudo-terminal: type into it, wait for what it prints."""
-
-    def __init__(self, project: Path, *args: str) -> None:
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: becomes the shell
-            os.chdir(project)
-            os.environ.update(TERM="xterm", INPUTRC=os.devnull)
-            os.execv(sys.executable, [sys.executable, "-m", "tandem.cli.main", *args])
-        self.pid, self.fd = pid, fd
-        self.output = ""
-
-    def type(self, keys: str) -> None:
-        os.write(self.fd, keys.encode())
-
-    def expect(self, pattern: str, timeout: float = 10.0) -> str:
-        """Everything printed since the last match, up to and including ``pattern``."""
-        deadline = time.monotonic() + timeout
-        while (found := re.search(pattern, self.output)) is None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                raise AssertionError(f"no {pattern!r} in {self.output!r}")
-            try:
-                self.output += os.read(self.fd, 65536).decode(errors="replace")
-            except OSError:  # the child closed the terminal
-                raise AssertionError(f"no {pattern!r} in {self.output!r}") from None
-        seen, self.output = self.output[: found.end()], self.output[found.end() :]
-        return seen.replace("\r\n", "\n")
-
-    def say(self, keys: str) -> str:
-        """Type a line and return what the shell printed until it asks again."""
-        self.type(keys + "\r")
-        return self.expect(re.escape(PROMPT))
-
-    def exit_code(self, timeout: float = 5.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):  # drain, so the child never blocks on output
-                if select.select([self.fd], [], [], 0.05)[0]:
-                    self.output += os.read(self.fd, 65536).decode(errors="replace")
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-        raise AssertionError(f"the shell did not exit within {timeout} s: {self.output!r}")
-
-    def close(self) -> None:
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-        os.close(self.fd)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,10 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train",): ("tandem.cli.train", "train a model from the project files"),
     ("train", "nlu"): ("tandem.cli.train", "train only the NLU pipeline"),
     ("shell",): ("tandem.cli.shell", "chat with the assistant in the terminal"),
+    ("interactive",): (
+        "tandem.cli.interactive",
+        "learn a story by correcting the bot in the terminal",
+    ),
     ("run",): ("tandem.cli.run", "serve the assistant: channels and, with --enable-api, the API"),
     ("inspect",): (
         "tandem.cli.inspect",
