@@ -13,6 +13,7 @@ import contextlib
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,12 @@ intents:
   - ask_weather
 entities:
   - city
+slots:
+  city:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: city
 responses:
   utter_greet:
   - text: "Hello! How can I help?"
@@ -203,6 +210,7 @@ def test_a_corrected_conversation_becomes_a_story_the_retrained_model_follows(
         {"intent": "mood_great"},
         {"action": "utter_happy"},
         {"intent": "ask_weather", "entities": [{"city": "Lyon"}]},
+        {"slot_was_set": [{"city": "Lyon"}]},  # by the entity, through the slot's mapping
         {"action": "utter_weather"},
         {"intent": "goodbye"},
         {"action": "utter_see_you"},
@@ -248,7 +256,7 @@ async def replay(model: Path, steps: list[dict]) -> list[str]:
                 parse["entities"] = entities
                 await processor.log_message(UserMessage("-", "replay", parse_data=parse))
                 predicted.append((await processor.predict_next_action("replay"))[1])
-            else:
+            elif "action" in step:  # slots are set by the entities, as the story says
                 await processor.execute_action("replay", step["action"])
                 await processor.execute_action("replay", "action_listen")
     finally:
@@ -298,8 +306,15 @@ def test_stop_menu_quits_without_exporting_and_ctrl_c_leaves_at_once(project: Pa
         terminal.type("4\r")
         assert terminal.exit_code(timeout=20) == 0
         assert "Nothing was exported." in terminal.output
+    # Up recalls messages only: the answers are not in the history tandem shell shares.
+    history = (project / ".tandem_history").read_text().splitlines()
+    assert "hello" in history and "/stop" in history
+    assert "y" not in history and "4" not in history
     with interactive(project) as terminal:
         terminal.say("hello", until=INTENT_QUESTION)
+        # A key typed the instant the question appears may come before readline waits for
+        # one; a SIGINT then would be seen only at the next key (not what a person meets).
+        time.sleep(0.3)
         terminal.type(CTRL_C)
         assert terminal.exit_code() == 130
         assert "Interrupted: nothing was exported." in terminal.output
@@ -340,3 +355,48 @@ def test_domain_file_lists_in_flow_style_or_missing_are_extended(tmp_path: Path)
         "entities": ["city"],
         "responses": {"utter_a": [{"text": "A"}]},
     }
+
+
+def piped(project: Path, answers: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tandem.cli.main", "interactive"],
+        input=answers,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_a_new_conversation_from_the_menu_is_a_second_story(project: Path) -> None:
+    done = piped(project, "hello\ny\ny\ny\n/stop\n3\nbye\ny\ny\ny\n")
+    assert done.returncode == 0, done.stderr
+    assert "A new conversation" in done.stdout
+    exported = yaml.safe_load((project / "data" / "interactive.yml").read_text())
+    assert [s["steps"] for s in exported["stories"]] == [
+        [{"intent": "greet"}, {"action": "utter_greet"}],
+        [{"intent": "goodbye"}, {"action": "utter_goodbye"}],
+    ]
+
+
+def test_turns_that_go_to_calm_run_as_they_are_and_stay_out_of_the_story(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    starter = tmp_path / "starter"
+    assert main(["init", str(starter)]) == 0
+    # "hello" goes to the NLU system (its story is learned), the order to CALM's flow.
+    done = piped(starter, "hello\ny\ny\ny\nI want a pepperoni pizza\n")
+    assert done.returncode == 0, done.stderr
+    nlu_turn, calm_turn = done.stdout.split("This message goes to CALM (flows)")
+    assert "Is 'utter_greet' the right next action?" in nlu_turn
+    assert "commands: start flow(flow='order_pizza')" in calm_turn
+    assert "action:  utter_ask_pizza_size  by FlowPolicy 1.00" in calm_turn
+    assert "Bot: What size: small, medium or large?" in calm_turn
+    assert "right next action?" not in calm_turn  # shown, not asked
+    exported = yaml.safe_load((starter / "data" / "interactive.yml").read_text())
+    assert exported["stories"][0]["steps"] == [{"intent": "greet"}, {"action": "utter_greet"}]
+    assert "nlu" not in exported  # "hello" is an example already; the order is not one
+    with contextlib.chdir(starter):
+        capsys.readouterr()
+        assert main(["data", "validate"]) == 0
+        assert "0 error(s), 0 warning(s)" in capsys.readouterr().out

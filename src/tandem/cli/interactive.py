@@ -249,8 +249,7 @@ class Session:
                     choice = self._menu()
                     if choice is not None:
                         return choice
-                elif text:
-                    self.turn(text)
+                elif text and self.turn(text):
                     self.show_story()
         except _EndOfInput:
             return True
@@ -284,7 +283,8 @@ class Session:
 
     # -- one turn ----------------------------------------------------------------------------
 
-    def turn(self, text: str) -> None:
+    def turn(self, text: str) -> bool:
+        """One user turn; whether it belongs to the story (CALM's turns do not)."""
         from tandem.runtime.message import UserMessage
 
         message = UserMessage(text, sender_id=self.sender, input_channel="cmdline")
@@ -292,15 +292,16 @@ class Session:
         parse = dict(self._do(self.assistant.parse(message, tracker)))
         if self._goes_to_calm(tracker, parse):
             self._calm_turn(replace(message, parse_data=parse))
-            return
+            return False
         parse = self.confirm_parse(text, parse)
         self._do(self.processor.log_message(replace(message, parse_data=parse)))
         if self.assistant.turn_stages:
             self._do(self._run_turn_stages())
         if not self.assistant.policies:
             print("(an NLU-only model: no actions to predict)")
-            return
-        self.next_actions()
+        else:
+            self.next_actions()
+        return True
 
     def _goes_to_calm(self, tracker: Any, parse: dict[str, Any]) -> bool:
         if not self.assistant.turn_stages:
