@@ -621,6 +621,10 @@ class Exporter:
                 f"{key} {', '.join(sorted(value))}" for key, value in additions.items() if value
             )
             report.append(f"Added to the domain in {target}: {what}.")
+        data_paths = [path.resolve() for path in self.project.paths.data]
+        target = data_file.resolve()
+        if not any(target == path or path in target.parents for path in data_paths):
+            report.append(f"Note: {data_file} is not in the training data paths (--data).")
         report.append("Train on it with: tandem train")
         return "\n".join(report)
 
