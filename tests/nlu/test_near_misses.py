@@ -105,6 +105,18 @@ def test_the_fitted_temperature_is_kept_in_the_model(tmp_path: Path) -> None:
     assert loaded.parse("I want to order a gift") == pipeline.parse("I want to order a gift")
 
 
+def test_diet_fits_its_examples_and_is_never_softened() -> None:
+    """Projects that name DIETClassifier write thresholds for a model that fits its training
+    data: its own examples get a confident intent (the counts-only logistic regression,
+    calibrated on held-out folds of 13 examples, softens them to about 0.5), while messages
+    unlike every example still do not."""
+    pipeline = train([*INTENT_PIPELINE[:-1], ("DIETClassifier", {})], data(ORDERS))
+    assert pipeline.components[-1].intents.temperature <= 1.0  # type: ignore[attr-defined]
+    assert min(pipeline.parse(e.text)["intent"]["confidence"] for e in ORDERS) > 0.8
+    for unlike in ("I want to order a gift", "what is the weather"):
+        assert pipeline.parse(unlike)["intent"]["confidence"] < 0.3
+
+
 def test_too_few_examples_are_not_calibrated() -> None:
     few = [example("hello", "greet"), example("bye", "goodbye"), example("thanks", "thank")]
     model = train(INTENT_PIPELINE, data(few)).components[-1].model  # type: ignore[attr-defined]

@@ -60,13 +60,7 @@ RESTAURANT = FIXTURE.parent / "restaurant_forms"
     "config",
     [
         "config.yml",
-        pytest.param(
-            "config-spacy.yml",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a training example under the 0.7 threshold (README: intent confidences)",
-            ),
-        ),
+        "config-spacy.yml",
     ],
 )
 def test_the_restaurant_form_books_a_table_over_rest(

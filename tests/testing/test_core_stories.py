@@ -99,11 +99,7 @@ def test_the_fixture_passes_its_test_stories(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    request: pytest.FixtureRequest,
 ) -> None:
-    if e2e and config == "config-spacy.yml":  # the NLU's own intents fall short there
-        reason = "training examples under the 0.7 threshold (README: intent confidences)"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     root = _trained(project, tmp_path, monkeypatch, config)
     capsys.readouterr()
     code = main(["test", "core", *(["--e2e"] if e2e else []), "--fail-on-prediction-errors"])
