@@ -10,8 +10,9 @@ import pytest
 from actions_testkit import action, context_for, domain_of, entity, started, user, wire
 
 from tandem.actions.base import ActionFailed
-from tandem.actions.extract_slots import ExtractSlotsAction, fill_in_this_system, is_calm_turn
+from tandem.actions.extract_slots import ExtractSlotsAction
 from tandem.calm.flows import FlowsList, flows_from_yaml
+from tandem.coexistence.routing import fill_in_this_system, is_calm_turn
 from tandem.conversation import events as ev
 from tandem.project.yaml import parse_yaml
 

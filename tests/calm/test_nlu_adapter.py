@@ -29,13 +29,14 @@ from tandem.calm.commands import (
     commands_as_dicts,
 )
 from tandem.calm.flows import FlowsList, flows_from_yaml
-from tandem.calm.generation import filter_startable, handled_by_nlu, input_error
+from tandem.calm.generation import filter_startable, input_error
 from tandem.calm.nlu_adapter import (
     NLUCommandAdapter,
     commands_for_intent_message,
     convert_nlu_to_commands,
     parse_set_slots,
 )
+from tandem.coexistence.routing import handled_by_nlu
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
 from tandem.project.domain import Domain

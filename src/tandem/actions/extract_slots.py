@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from tandem import names
 from tandem.actions.base import Action, ActionContext, ActionFailed, ActionRejected
 from tandem.actions.custom import RemoteAction
 from tandem.actions.responses import stack_context
+from tandem.coexistence.routing import fill_in_this_system, is_calm_turn, is_coexistence
 from tandem.conversation.events import ActiveLoop, BotUttered, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, MappingCondition, Slot, SlotMapping
 from tandem.conversation.tracker import Tracker
@@ -58,7 +59,7 @@ class ExtractSlotsAction(Action):
         domain = context.domain
         calm_turn = is_calm_turn(tracker)
         slots = [slot for name, slot in domain.slots.items() if name not in BUILTIN_SLOTS]
-        if domain.has_routing_slot:
+        if is_coexistence(tracker):
             calm_slots = context.flows.collected_slots
             slots = [slot for slot in slots if fill_in_this_system(slot, calm_turn, calm_slots)]
         events: list[Event] = [] if calm_turn else _mapping_events(slots, tracker, domain)
@@ -66,29 +67,6 @@ class ExtractSlotsAction(Action):
         if not calm_turn and domain.is_custom_action(names.ACTION_VALIDATE_SLOT_MAPPINGS):
             events = await _validated(events, tracker, context)
         return events
-
-
-def is_calm_turn(tracker: Tracker) -> bool:
-    """Whether the latest message carries a command other than ``noop``/routing ``set slot``."""
-    message = tracker.latest_message
-    return message is not None and any(
-        not _is_routing_command(command) for command in message.commands
-    )
-
-
-def _is_routing_command(command: dict[str, Any]) -> bool:
-    kind = command.get("command")
-    return kind == "noop" or (kind == "set slot" and command.get("name") == names.ROUTING_SLOT)
-
-
-def fill_in_this_system(slot: Slot, calm_turn: bool, calm_slot_names: Collection[str]) -> bool:
-    """Whether ``slot`` may be filled in this turn of a coexistence assistant."""
-    if slot.shared_for_coexistence:
-        return True
-    systems = {m.coexistence_system for m in slot.mappings if m.type == "controlled"}
-    if not calm_turn and (slot.name in calm_slot_names or "CALM" in systems):
-        return False
-    return not (calm_turn and (slot.name not in calm_slot_names or "NLU" in systems))
 
 
 # -- predefined (NLU) mappings --------------------------------------------------------------

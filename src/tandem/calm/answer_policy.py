@@ -20,10 +20,11 @@ from typing import Any, ClassVar
 from tandem import names
 from tandem.calm import stack as st
 from tandem.calm.transcript import MAX_TRANSCRIPT_LINES, transcript
+from tandem.coexistence.routing import calm_abstains
 from tandem.conversation.tracker import Tracker
 from tandem.llm import LLMError
 from tandem.llm.component import PromptedLLMComponent
-from tandem.policies.base import Policy, Prediction, calm_abstains
+from tandem.policies.base import Policy, Prediction
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
 

@@ -25,8 +25,8 @@ from tandem.calm.parsing import CalmMessageParser, CommandComponent, GeneratorSt
 from tandem.calm.pattern_actions import register_pattern_actions
 from tandem.calm.search import EnterpriseSearchPolicy
 from tandem.coexistence.routers import IntentBasedRouter, LLMBasedRouter
+from tandem.coexistence.routing import calm_abstains
 from tandem.conversation import events as ev
-from tandem.conversation.slots import to_bool
 from tandem.conversation.tracker import Tracker
 from tandem.llm import cassette_from_env
 from tandem.policies.base import Policy
@@ -148,19 +148,14 @@ class CalmFailureHandler:
     def on_action_failed(self, tracker: Tracker, action_name: str) -> list[ev.Event]:
         if not self.domain.is_custom_action(action_name):
             return []
-        if tracker.has_slot(names.ROUTING_SLOT) and not to_bool(
-            tracker.get_slot(names.ROUTING_SLOT)
-        ):
+        if calm_abstains(tracker):
             return []  # the NLU-based system has the conversation: nothing to cancel
         return cancel_top_flow_with_error(tracker, self.flows)
 
 
 def calm_max_predictions(tracker: Tracker) -> int:
     """The per-turn cap on actions in a CALM assistant (spec §1.4)."""
-    routed_to_calm = not tracker.has_slot(names.ROUTING_SLOT) or bool(
-        to_bool(tracker.get_slot(names.ROUTING_SLOT))
-    )
-    if routed_to_calm:
+    if not calm_abstains(tracker):
         limit = int(os.environ.get("MAX_NUMBER_OF_PREDICTIONS_CALM", MAX_PREDICTIONS_CALM_DEFAULT))
     else:
         limit = nlu_max_predictions(tracker)

@@ -1,13 +1,14 @@
 """What every command generator does around its own prediction (spec §2.5, §5.2).
 
-The NLUCommandAdapter and the LLM-based generators share these steps: stepping aside when
-the NLU system owns the message, refusing empty or over-long input, and dropping
-``StartFlow`` commands for flows whose guard does not let them start.
+The NLUCommandAdapter and the LLM-based generators share these steps (besides stepping aside
+when the NLU system owns the message, ``coexistence.routing.handled_by_nlu``): refusing empty
+or over-long input, and dropping ``StartFlow`` commands for flows whose guard does not let
+them start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from tandem.calm.commands import (
@@ -15,39 +16,16 @@ from tandem.calm.commands import (
     INTERNAL_ERROR_INPUT_TOO_LONG,
     Command,
     Error,
-    Noop,
-    SetSlot,
     StartFlow,
     rejection,
 )
 from tandem.calm.flows import Flow, FlowsList
 from tandem.calm.stack import stack_context
 from tandem.conversation.tracker import Tracker
-from tandem.names import ROUTING_SLOT
 from tandem.runtime.message import REJECTED_COMMANDS
 
 # Default of every generator's ``user_input.max_characters``; negative disables the check.
 DEFAULT_MAX_CHARACTERS = 420
-
-
-def handled_by_nlu(tracker: Tracker | None, commands: Sequence[Command]) -> bool:
-    """Whether the NLU system owns this message, so command generators must leave it alone.
-
-    The routing slot decides once set; while it is undecided, the router's commands on the
-    message (``commands``) do: a lone ``Noop`` is a one-turn hand-off to the NLU system.
-    Without a tracker or a routing slot every message is CALM's.
-    """
-    if tracker is None or not tracker.has_slot(ROUTING_SLOT):
-        return False
-    routed = tracker.get_slot(ROUTING_SLOT)
-    if routed is not None:
-        return not routed
-    if len(commands) == 1 and isinstance(commands[0], Noop):
-        return True
-    decision = next(
-        (c for c in commands if isinstance(c, SetSlot) and c.name == ROUTING_SLOT), None
-    )
-    return decision is not None and not decision.value
 
 
 def input_error(text: str, max_characters: int) -> Error | None:

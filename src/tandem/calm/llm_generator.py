@@ -23,6 +23,7 @@ from tandem.calm.flow_retrieval import FlowRetriever
 from tandem.calm.flows import CollectStep, Flow, FlowsList
 from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, rejections_of, startable_flows
 from tandem.calm.transcript import transcript
+from tandem.coexistence.routing import is_coexistence
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMError
@@ -120,7 +121,7 @@ class LLMCommandGenerator(PromptedLLMComponent):
         return merge_llm_commands(prior, allowed)
 
     def _with_routing(self, commands: list[cmd.Command], tracker: Tracker) -> list[cmd.Command]:
-        if tracker.has_slot(names.ROUTING_SLOT):
+        if is_coexistence(tracker):
             return [*commands, cmd.SetSlot(names.ROUTING_SLOT, True)]
         return commands
 

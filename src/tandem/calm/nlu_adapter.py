@@ -38,6 +38,7 @@ from tandem.calm.commands import (
 from tandem.calm.flows import CollectStep, FlowsList
 from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, filter_startable, rejections_of
 from tandem.calm.stack import stack_context
+from tandem.coexistence.routing import is_coexistence, session_route
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
 from tandem.project.domain import Domain
@@ -164,7 +165,7 @@ def commands_for_intent_message(
     commands = list(converted)
     if not converted and (parse_data.get("intent") or {}).get("name") not in domain.intents:
         commands.append(CannotHandle(CANNOT_HANDLE_INVALID_INTENT))
-    if domain.has_routing_slot and tracker.get_slot(ROUTING_SLOT) is None:
+    if is_coexistence(tracker) and session_route(tracker) is None:
         to_calm = any(not isinstance(c, SYSTEM_COMMANDS) for c in converted)
         routing = True if to_calm else None if converted else False
         commands.append(SetSlot(ROUTING_SLOT, routing))

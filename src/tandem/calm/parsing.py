@@ -13,13 +13,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm import stack as st
 from tandem.calm.command_processor import flows_changed
 from tandem.calm.flows import CollectStep, FlowsList
-from tandem.calm.generation import filter_startable, handled_by_nlu, input_error, rejections_of
+from tandem.calm.generation import filter_startable, input_error, rejections_of
 from tandem.calm.nlu_adapter import commands_for_intent_message, parse_set_slots
+from tandem.coexistence.routing import handled_by_nlu, routing_command
 from tandem.conversation.tracker import Tracker
 from tandem.nlu.slash import parse_slash_message
 from tandem.project.domain import Domain
@@ -187,10 +187,7 @@ def _parse_data(text: str, *, commands: Sequence[cmd.Command]) -> dict[str, Any]
 def _intent_trigger_verdict(intent: str, commands: Sequence[cmd.Command]) -> dict[str, Any] | None:
     """How an intent message routed an undecided coexistence session (the router does not
     see these messages), for the user event's metadata; None if it decided nothing."""
-    routing = next(
-        (c for c in commands if isinstance(c, cmd.SetSlot) and c.name == names.ROUTING_SLOT),
-        None,
-    )
+    routing = routing_command(commands)
     if routing is None:
         return None
     if routing.value:

@@ -307,7 +307,7 @@ class Session:
         if not self.assistant.turn_stages:
             return False
         from tandem.calm.commands import commands_from_dicts
-        from tandem.calm.generation import handled_by_nlu
+        from tandem.coexistence.routing import handled_by_nlu
 
         return not handled_by_nlu(tracker, commands_from_dicts(parse.get("commands") or []))
 

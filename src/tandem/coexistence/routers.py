@@ -21,7 +21,7 @@ from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm.flows import FlowsList
 from tandem.calm.nlu_adapter import convert_nlu_to_commands
-from tandem.conversation.slots import to_bool
+from tandem.coexistence.routing import is_coexistence, session_route
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMError
 from tandem.llm.component import PromptedLLMComponent
@@ -69,13 +69,14 @@ class Router(ABC):
     async def process(
         self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
     ) -> list[cmd.Command]:
-        if not tracker.has_slot(names.ROUTING_SLOT):
+        if not is_coexistence(tracker):
             raise RouterConfigError(
                 f"{self.name} ran for a conversation without the slot '{names.ROUTING_SLOT}'"
             )
-        current = tracker.get_slot(names.ROUTING_SLOT)
-        if current is not None:
-            sticky = CALM if to_bool(current) else NLU_STICKY
+        route = session_route(tracker)
+        if route is not None:
+            sticky = CALM if route else NLU_STICKY
+            current = tracker.get_slot(names.ROUTING_SLOT)
             verdict = Verdict(
                 sticky, f"the routing session is active ({names.ROUTING_SLOT}={current})"
             )

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from tandem import names
-from tandem.conversation.slots import to_bool
+from tandem.coexistence.routing import routed_to_calm
 
 if TYPE_CHECKING:
     from tandem.conversation.events import Event
@@ -90,19 +89,6 @@ def options_of(kind: type[_Options], options: Mapping[str, Any]) -> _Options:
     TED's network settings) and mean nothing here."""
     names_ = {item.name for item in fields(kind)}  # type: ignore[arg-type]
     return kind(**{key: value for key, value in options.items() if key in names_})
-
-
-def routed_to_calm(tracker: Tracker) -> bool:
-    """Whether the routing slot sends this conversation to CALM (coexistence)."""
-    return tracker.has_slot(names.ROUTING_SLOT) and (
-        to_bool(tracker.get_slot(names.ROUTING_SLOT)) is True
-    )
-
-
-def calm_abstains(tracker: Tracker) -> bool:
-    """Whether CALM policies must abstain: the domain has the routing slot and it has not sent
-    this conversation to CALM (undecided or NLU; spec §2.6)."""
-    return tracker.has_slot(names.ROUTING_SLOT) and not routed_to_calm(tracker)
 
 
 class NluPolicy(Policy):
