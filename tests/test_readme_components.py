@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from tandem.calm.dsl import DSL_VERSIONS
-from tandem.nlu.registry import COMPONENTS, NON_NLU_COMPONENTS, UNSUPPORTED_COMPONENTS
+from tandem.model.components import PIPELINE, POLICIES, UNSUPPORTED, Kind
+from tandem.nlu.registry import COMPONENTS
 from tandem.policies.registry import NLU_POLICIES, UNSUPPORTED_POLICIES
-from tandem.project.validate import POLICY_NAMES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 HEADING = "## Supported components"
@@ -31,13 +31,13 @@ def _table_names() -> list[str]:
 
 
 def _accepted() -> set[str]:
-    return set(COMPONENTS) | set(NON_NLU_COMPONENTS) | set(POLICY_NAMES)
+    return set(PIPELINE) | set(POLICIES)
 
 
-def test_the_registries_agree_with_the_validator():
-    # The validator's names cover the registries the table is checked against.
-    assert set(NLU_POLICIES) | set(UNSUPPORTED_POLICIES) <= POLICY_NAMES
-    assert set(DSL_VERSIONS) <= NON_NLU_COMPONENTS
+def test_the_registry_covers_every_part_that_builds_components():
+    assert {name for name, kind in PIPELINE.items() if kind is Kind.NLU} == set(COMPONENTS)
+    assert set(NLU_POLICIES) | set(UNSUPPORTED_POLICIES) <= set(POLICIES)
+    assert all(PIPELINE[name] is Kind.COMMAND_GENERATOR for name in DSL_VERSIONS)
 
 
 def test_every_accepted_name_is_in_the_table():
@@ -50,12 +50,12 @@ def test_the_table_lists_only_accepted_names_once_each():
     assert len(names) == len(set(names)), "a name appears twice in the table"
     extra = set(names) - _accepted()
     assert not extra, f"the README's table lists names Tandem does not accept: {sorted(extra)}"
-    assert not set(names) & UNSUPPORTED_COMPONENTS
+    assert not set(names) & UNSUPPORTED
 
 
 def test_the_refused_names_are_named_below_the_table():
     section = _section()
-    for name in UNSUPPORTED_COMPONENTS:
+    for name in UNSUPPORTED:
         assert f"`{name}`" in section, name
 
 

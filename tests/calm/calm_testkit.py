@@ -16,6 +16,7 @@ from tandem.calm import commands as cmd
 from tandem.calm.engine import with_calm
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
+from tandem.model.components import command_components
 from tandem.policies.registry import train_policies
 from tandem.project.loader import load_project
 from tandem.runtime.assistant import Assistant, Parser
@@ -67,7 +68,10 @@ def calm_processor(
         policies=[policy for _, policy in nlu_policies],
         model_id="test",
     )
-    calm = with_calm(assistant, project.config, project.flows, project.endpoints, tmp_path)
+    components = command_components(project.config, project.flows, project.endpoints, tmp_path)
+    calm = with_calm(
+        assistant, project.config, project.flows, components, project.endpoints, tmp_path
+    )
     return MessageProcessor(calm, **processor_args)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from nlu_testkit import INTENT_PIPELINE, data, greetings
 
-from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS, NluError, NluPipeline
+from tandem.model.components import PIPELINE, Kind, nlu_components
+from tandem.nlu import COMPONENTS, NluError, NluPipeline
 from tandem.nlu.pipeline import build
+from tandem.project.config import load_config
 
 
 def test_unknown_component_lists_the_known_ones() -> None:
@@ -24,14 +28,19 @@ def test_unsupported_reference_component_is_named_as_such() -> None:
         build([("MitieNLP", {})], language="en")
 
 
-def test_non_nlu_components_are_exported_and_refused() -> None:
-    assert {
-        "NLUCommandAdapter",
-        "LLMBasedRouter",
-        "CompactLLMCommandGenerator",
-    } <= NON_NLU_COMPONENTS
-    assert not NON_NLU_COMPONENTS & set(COMPONENTS)
-    with pytest.raises(NluError, match="not an NLU component"):
+def test_routers_and_generators_are_left_to_calm(tmp_path: Path) -> None:
+    (tmp_path / "config.yml").write_text(
+        "pipeline:\n  - name: WhitespaceTokenizer\n  - name: IntentBasedRouter\n"
+        "  - name: NLUCommandAdapter\n  - name: CompactLLMCommandGenerator\n"
+        "  - name: LogisticRegressionClassifier\n  - name: NoSuchComponent\n"
+    )
+    config = load_config(tmp_path / "config.yml")
+    # The unknown name stays, for the NLU pipeline to refuse.
+    names = [name for name, _ in nlu_components(config)]
+    assert names == ["WhitespaceTokenizer", "LogisticRegressionClassifier", "NoSuchComponent"]
+    assert PIPELINE["NLUCommandAdapter"] is Kind.COMMAND_GENERATOR
+    assert not {"NLUCommandAdapter", "IntentBasedRouter"} & set(COMPONENTS)
+    with pytest.raises(NluError, match="unknown component 'NLUCommandAdapter'"):
         build([("NLUCommandAdapter", {})], language="en")
 
 

@@ -15,20 +15,15 @@ from tandem import names
 from tandem.calm.answer_policy import FrameAnswerPolicy
 from tandem.calm.chitchat import IntentlessPolicy
 from tandem.calm.command_processor import CommandProcessor
-from tandem.calm.dsl import DSL_VERSIONS
 from tandem.calm.executor import cancel_top_flow_with_error
 from tandem.calm.flow_policy import FlowPolicy
 from tandem.calm.flows import FlowsList
-from tandem.calm.llm_generator import LLMCommandGenerator
-from tandem.calm.nlu_adapter import NLUCommandAdapter
-from tandem.calm.parsing import CalmMessageParser, CommandComponent, GeneratorStep
+from tandem.calm.parsing import CalmMessageParser, CommandComponent
 from tandem.calm.pattern_actions import register_pattern_actions
 from tandem.calm.search import EnterpriseSearchPolicy
-from tandem.coexistence.routers import IntentBasedRouter, LLMBasedRouter
 from tandem.coexistence.routing import calm_abstains
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
-from tandem.llm import cassette_from_env
 from tandem.policies.base import Policy
 from tandem.project.config import Config
 from tandem.project.domain import Domain
@@ -48,12 +43,14 @@ def with_calm(
     assistant: Assistant,
     config: Config,
     flows: FlowsList,
+    components: Sequence[CommandComponent],
     endpoints: Endpoints | None = None,
     project_root: Path | None = None,
 ) -> Assistant:
-    """``assistant`` with CALM added: its parser wraps the NLU parser, the command processor
-    runs before the policies, ``FlowPolicy`` (and the LLM-answering policies the config lists)
-    join them and the pattern actions exist."""
+    """``assistant`` with CALM added: its parser wraps the NLU parser and runs the routers
+    and command generators ``components`` (built by ``tandem.model.components``), the command
+    processor runs before the policies, ``FlowPolicy`` (and the LLM-answering policies the
+    config lists) join them and the pattern actions exist."""
     domain = assistant.domain
     register_pattern_actions(assistant.actions)
     chitchat = config.find(IntentlessPolicy.name) is not None
@@ -62,7 +59,6 @@ def with_calm(
         for c in config.policies
         if c.name == FlowPolicy.name
     ]
-    components = command_components(config, flows, endpoints, project_root, chitchat)
     llm_policies = answer_policies(config, endpoints, project_root)
     return replace(
         assistant,
@@ -98,41 +94,7 @@ def answer_policies(
     ]
 
 
-def command_components(
-    config: Config,
-    flows: FlowsList,
-    endpoints: Endpoints | None,
-    project_root: Path | None,
-    chitchat_available: bool,
-) -> list[CommandComponent]:
-    """The routers and command generators of the pipeline, in pipeline order."""
-    components: list[CommandComponent] = []
-    cassette = cassette_from_env()  # one recording shared by every LLM client
-    for component in config.pipeline:
-        options = component.options
-        if component.name == IntentBasedRouter.name:
-            components.append(IntentBasedRouter(options))
-        elif component.name == LLMBasedRouter.name:
-            components.append(
-                LLMBasedRouter(options, endpoints, project_root=project_root, cassette=cassette)
-            )
-        elif component.name == NLUCommandAdapter.name:
-            adapter = NLUCommandAdapter(options, chitchat_available=chitchat_available)
-            components.append(GeneratorStep(adapter))
-        elif component.name in DSL_VERSIONS:
-            generator = LLMCommandGenerator(
-                component.name,
-                options,
-                flows,
-                endpoints,
-                project_root=project_root,
-                cassette=cassette,
-            )
-            components.append(GeneratorStep(generator))
-    return components
-
-
-def _closeables(components: list[CommandComponent]) -> list[Any]:
+def _closeables(components: Sequence[CommandComponent]) -> list[Any]:
     """Components holding connections (LLM clients) that must be closed with the assistant."""
     parts = [getattr(c, "generator", c) for c in components]
     return [part for part in parts if hasattr(part, "aclose")]

@@ -102,12 +102,12 @@ def _test_model(model: Path, data: NluData) -> Evaluation:
 
 
 def _cross_validate(args: argparse.Namespace, data: NluData) -> Evaluation:
-    from tandem.nlu import NON_NLU_COMPONENTS
+    from tandem.model.components import nlu_components
     from tandem.nlu.evaluation import cross_validate, evaluate, mean_and_std
     from tandem.project.config import load_config
 
     config = load_config(args.config)
-    components = [(c.name, c.options) for c in config.pipeline if c.name not in NON_NLU_COMPONENTS]
+    components = nlu_components(config)
     print(f"Cross-validating {args.config} on {len(data.examples)} examples, {args.folds} folds")
     result = cross_validate(components, data, args.folds, language=config.language or "en")
     print("\nHeld-out scores over the folds (mean ± standard deviation):")

@@ -16,6 +16,7 @@ from tandem.actions.registry import ActionRegistry
 from tandem.calm.engine import uses_calm, with_calm
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import read_metadata, unpacked_model
+from tandem.model.components import command_components
 from tandem.model.snapshot import load_snapshot
 from tandem.model.training import NLU_DIR, POLICIES_DIR
 from tandem.nlu.pipeline import NluPipeline
@@ -67,8 +68,9 @@ def _assistant(model_dir: Path, endpoints: Endpoints | None) -> Assistant:
         assistant_id=metadata.get("assistant_id", ""),
     )
     if uses_calm(project.config):
+        components = command_components(project.config, project.flows, endpoints, project.root)
         assistant = with_calm(
-            assistant, project.config, project.flows, endpoints, project_root=project.root
+            assistant, project.config, project.flows, components, endpoints, project.root
         )
     return assistant
 

@@ -29,9 +29,10 @@ from tandem.model.archive import (
     read_archive_metadata,
     write_archive,
 )
+from tandem.model.components import nlu_components
 from tandem.model.fingerprint import fingerprint
 from tandem.model.snapshot import SNAPSHOT_DIR, write_snapshot
-from tandem.nlu import NON_NLU_COMPONENTS, NluPipeline
+from tandem.nlu import NluPipeline
 from tandem.policies.registry import persist_policies, train_policies
 from tandem.project.loader import Project
 
@@ -77,14 +78,12 @@ def train(
     with tempfile.TemporaryDirectory(prefix="tandem-train-") as staging_name:
         staging = Path(staging_name)
         layout = write_snapshot(project, referenced, staging / SNAPSHOT_DIR)
-        nlu_components = [
-            (c.name, c.options) for c in project.config.pipeline if c.name not in NON_NLU_COMPONENTS
-        ]
+        nlu_items = nlu_components(project.config)
         language = project.config.language or "en"
         with step(f"Training the NLU pipeline ({len(project.data.nlu.examples)} examples)") as now:
-            if nlu_components:
+            if nlu_items:
                 pipeline = NluPipeline.train(
-                    nlu_components, project.data.nlu, language=language, on_component=now
+                    nlu_items, project.data.nlu, language=language, on_component=now
                 )
             else:
                 # Only routers and command generators (a CALM assistant): no NLU component

@@ -52,25 +52,10 @@ COMPONENTS: Mapping[str, type[Component]] = {
     )
 }
 
-# Pipeline entries that other packages build (routing and LLM command generation); the caller
-# filters them out before building the NLU pipeline.
-NON_NLU_COMPONENTS = frozenset(
-    {
-        "IntentBasedRouter",
-        "LLMBasedRouter",
-        "NLUCommandAdapter",
-        "CompactLLMCommandGenerator",
-        "SearchReadyLLMCommandGenerator",
-        "SingleStepLLMCommandGenerator",
-        "LLMCommandGenerator",
-    }
-)
-
-# Reference components Tandem does not provide: they need models Tandem does not run (MITIE,
-# ConveRT...), or, for the multi-step generator, a second prompt design.
+# Reference NLU components Tandem does not provide: they need models Tandem does not run
+# (MITIE, ConveRT...).
 UNSUPPORTED_COMPONENTS = frozenset(
     {
-        "MultiStepLLMCommandGenerator",
         "MitieNLP",
         "MitieTokenizer",
         "MitieFeaturizer",
@@ -88,8 +73,6 @@ def create(name: str, options: Mapping[str, Any], *, language: str) -> Component
     if cls is not None:
         return cls(options, language=language)
     known = ", ".join(sorted(COMPONENTS))
-    if name in NON_NLU_COMPONENTS:
-        raise NluError(f"'{name}' is not an NLU component; filter NON_NLU_COMPONENTS out first")
     if name in UNSUPPORTED_COMPONENTS:
         raise NluError(f"component '{name}' is not supported by Tandem; supported: {known}")
     hint = suggest(name, COMPONENTS)

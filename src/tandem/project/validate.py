@@ -26,10 +26,10 @@ from tandem.calm.flows import (
 )
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot, SlotMapping
-from tandem.nlu import COMPONENTS, NON_NLU_COMPONENTS, NluError
+from tandem.model.components import PIPELINE, POLICIES, UNSUPPORTED
+from tandem.nlu import COMPONENTS, NluError
 from tandem.nlu.component import Component
 from tandem.nlu.pipeline import build
-from tandem.nlu.registry import UNSUPPORTED_COMPONENTS
 from tandem.policies.base import NluPolicy
 from tandem.policies.registry import NLU_POLICIES
 from tandem.project.config import ComponentConfig
@@ -779,30 +779,14 @@ def _slots_routing_unlisted_intents_to_calm(project: Project) -> Iterator[Proble
                 break
 
 
-# Policies by their config names (implemented by the policies, calm and llm packages).
-POLICY_NAMES = frozenset(
-    {
-        "RulePolicy",
-        "MemoizationPolicy",
-        "AugmentedMemoizationPolicy",
-        "TEDPolicy",
-        "UnexpecTEDIntentPolicy",
-        "FlowPolicy",
-        "EnterpriseSearchPolicy",
-        "IntentlessPolicy",
-    }
-)
-
-
 def check_component_names(project: Project) -> Iterator[Problem]:
     """Every pipeline component and policy must be one Tandem knows (listing them if not)."""
-    known_components = set(COMPONENTS) | NON_NLU_COMPONENTS
     for items, known, what in (
-        (project.config.pipeline, known_components, "pipeline component"),
-        (project.config.policies, POLICY_NAMES, "policy"),
+        (project.config.pipeline, set(PIPELINE), "pipeline component"),
+        (project.config.policies, set(POLICIES), "policy"),
     ):
         for item in items:
-            if item.name in UNSUPPORTED_COMPONENTS:
+            if item.name in UNSUPPORTED:
                 yield Problem(
                     item.source,
                     f"the {what} '{item.name}' is not supported by Tandem",
