@@ -19,7 +19,7 @@ from tandem.calm.command_processor import flows_changed
 from tandem.calm.flows import CollectStep, FlowsList
 from tandem.calm.generation import filter_startable, input_error, rejections_of
 from tandem.calm.nlu_adapter import commands_for_intent_message, parse_set_slots
-from tandem.coexistence.routing import handled_by_nlu, routing_command
+from tandem.coexistence.routing import RoutingVerdict, handled_by_nlu, routing_command
 from tandem.conversation.tracker import Tracker
 from tandem.nlu.slash import parse_slash_message
 from tandem.project.domain import Domain
@@ -196,9 +196,4 @@ def _intent_trigger_verdict(intent: str, commands: Sequence[cmd.Command]) -> dic
         reason = f"intent message '/{intent}' only steers the session"
     else:
         reason = f"intent message '/{intent}' triggers no flow"
-    return {
-        "router": "intent trigger",
-        "system": "calm" if routing.value else "nlu",
-        "sticky": routing.value is not None,
-        "reason": reason,
-    }
+    return RoutingVerdict.of_routing_value(routing.value, reason).as_dict("intent trigger")

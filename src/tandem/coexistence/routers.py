@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,14 @@ from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm.flows import FlowsList
 from tandem.calm.nlu_adapter import convert_nlu_to_commands
-from tandem.coexistence.routing import is_coexistence, session_route
+from tandem.coexistence.routing import (
+    CALM,
+    NLU_NON_STICKY,
+    NLU_STICKY,
+    RoutingVerdict,
+    is_coexistence,
+    session_route,
+)
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMError
 from tandem.llm.component import PromptedLLMComponent
@@ -30,10 +37,6 @@ from tandem.project.endpoints import Endpoints
 from tandem.runtime.message import EVENT_METADATA
 
 log = logging.getLogger(__name__)
-
-CALM = "calm"
-NLU_STICKY = "nlu_sticky"
-NLU_NON_STICKY = "nlu_non_sticky"
 
 _COMMANDS: dict[str, list[cmd.Command]] = {
     CALM: [],
@@ -44,21 +47,6 @@ _COMMANDS: dict[str, list[cmd.Command]] = {
 
 class RouterConfigError(ValueError):
     """A router's config misses a setting it cannot do without."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    route: str  # CALM, NLU_STICKY or NLU_NON_STICKY
-    reason: str
-
-    def as_dict(self, router: str) -> dict[str, Any]:
-        """The verdict as the user event's ``metadata["routing"]`` records it."""
-        return {
-            "router": router,
-            "system": "calm" if self.route == CALM else "nlu",
-            "sticky": self.route != NLU_NON_STICKY,
-            "reason": self.reason,
-        }
 
 
 class Router(ABC):
@@ -77,7 +65,7 @@ class Router(ABC):
         if route is not None:
             sticky = CALM if route else NLU_STICKY
             current = tracker.get_slot(names.ROUTING_SLOT)
-            verdict = Verdict(
+            verdict = RoutingVerdict(
                 sticky, f"the routing session is active ({names.ROUTING_SLOT}={current})"
             )
             commands: list[cmd.Command] = [] if sticky == CALM else [cmd.Noop()]
@@ -91,7 +79,7 @@ class Router(ABC):
     @abstractmethod
     async def decide(
         self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
-    ) -> Verdict:
+    ) -> RoutingVerdict:
         """Where an undecided session's message goes, and why."""
 
 
@@ -114,24 +102,26 @@ class IntentBasedRouter(Router):
 
     async def decide(
         self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
-    ) -> Verdict:
+    ) -> RoutingVerdict:
         intent = (parse_data.get("intent") or {}).get("name")
         if not intent:
-            return Verdict(NLU_STICKY, "no intent was predicted")
+            return RoutingVerdict(NLU_STICKY, "no intent was predicted")
         if intent in self.nlu_sticky:
-            return Verdict(NLU_STICKY, f"intent '{intent}' is in nlu_entry.sticky")
+            return RoutingVerdict(NLU_STICKY, f"intent '{intent}' is in nlu_entry.sticky")
         if intent in self.nlu_non_sticky:
-            return Verdict(NLU_NON_STICKY, f"intent '{intent}' is in nlu_entry.non_sticky")
+            return RoutingVerdict(NLU_NON_STICKY, f"intent '{intent}' is in nlu_entry.non_sticky")
         if intent in self.calm_sticky:
-            return Verdict(CALM, f"intent '{intent}' is in calm_entry.sticky")
+            return RoutingVerdict(CALM, f"intent '{intent}' is in calm_entry.sticky")
         # The reference converts without its domain: entity mappings and intent-filtered
         # mappings then count as invalid, so only text-like mappings can say "CALM" here.
         bare = replace(domain, intents={}, entities={})
         converted = convert_nlu_to_commands(parse_data, tracker, flows, bare)
         if converted:
             described = ", ".join(c.command for c in converted)
-            return Verdict(CALM, f"intent '{intent}' is in no list but converts to: {described}")
-        return Verdict(NLU_STICKY, f"intent '{intent}' is in no list and starts no flow")
+            return RoutingVerdict(
+                CALM, f"intent '{intent}' is in no list but converts to: {described}"
+            )
+        return RoutingVerdict(NLU_STICKY, f"intent '{intent}' is in no list and starts no flow")
 
 
 DEFAULT_ROUTER_LLM: dict[str, Any] = {
@@ -184,16 +174,18 @@ class LLMBasedRouter(Router, PromptedLLMComponent):
 
     async def decide(
         self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
-    ) -> Verdict:
+    ) -> RoutingVerdict:
         prompt = self.render_prompt(str(parse_data.get("text") or ""))
         try:
             completion = await self.client.complete(prompt)
         except LLMError as exc:
             log.error("LLMBasedRouter: the LLM call failed (%s); routing to the NLU system.", exc)
-            return Verdict(NLU_STICKY, f"the LLM call failed: {exc}")
+            return RoutingVerdict(NLU_STICKY, f"the LLM call failed: {exc}")
         answer = (completion.text or "").strip()
         route = _ANSWERS.get(answer)
         if route is None:
             log.warning("LLMBasedRouter: unexpected answer %r; routing to the NLU system.", answer)
-            return Verdict(NLU_STICKY, f"the LLM answered {answer!r}, which is not A, B or C")
-        return Verdict(route, f"the LLM answered {answer}")
+            return RoutingVerdict(
+                NLU_STICKY, f"the LLM answered {answer!r}, which is not A, B or C"
+            )
+        return RoutingVerdict(route, f"the LLM answered {answer}")

@@ -10,12 +10,42 @@ the session is undecided and the router's commands on the message decide.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tandem.calm.commands import Command, Noop, SetSlot
 from tandem.conversation.slots import Slot, to_bool
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
+
+# Where a message goes: to CALM (sticky), to the NLU-based system for the session, or to the
+# NLU-based system for this turn only.
+CALM = "calm"
+NLU_STICKY = "nlu_sticky"
+NLU_NON_STICKY = "nlu_non_sticky"
+
+
+@dataclass(frozen=True)
+class RoutingVerdict:
+    """Where a message of an undecided (or decided) session goes, and why."""
+
+    route: str  # CALM, NLU_STICKY or NLU_NON_STICKY
+    reason: str
+
+    @classmethod
+    def of_routing_value(cls, value: bool | None, reason: str) -> RoutingVerdict:
+        """The verdict a ``set slot`` of the routing slot to ``value`` stands for."""
+        route = CALM if value else NLU_NON_STICKY if value is None else NLU_STICKY
+        return cls(route, reason)
+
+    def as_dict(self, router: str) -> dict[str, Any]:
+        """The verdict as the user event's ``metadata["routing"]`` records it."""
+        return {
+            "router": router,
+            "system": "calm" if self.route == CALM else "nlu",
+            "sticky": self.route != NLU_NON_STICKY,
+            "reason": self.reason,
+        }
 
 
 def is_coexistence(tracker: Tracker) -> bool:

@@ -22,7 +22,7 @@ from tandem.nlu.message import Features, Message, sparse_row
 from tandem.nlu.stop_words import ENGLISH
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"\b[0-9]+\b")
 
@@ -174,7 +174,7 @@ class CountVectorsFeaturizer(VocabularyFeaturizer):
             ]
         self.vocabulary = self._select(documents)
         if not self.vocabulary:
-            logger.warning("%s: the vocabulary is empty; this featurizer adds nothing", self.label)
+            log.warning("%s: the vocabulary is empty; this featurizer adds nothing", self.label)
         for message in messages:
             message.features.append(self._features(message))
 

@@ -19,7 +19,7 @@ from tandem.nlu.storage import Store
 from tandem.nlu.tagger import DEFAULT_FEATURES, EntityTagger
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # Options of the reference's transformer models (DIET, ResponseSelector, TED) that have no
 # counterpart here; older names of some stay accepted.
@@ -143,7 +143,7 @@ class DIETClassifier(Component):
         check_split_by_comma(cls.name, options["split_entities_by_comma"])
 
     def train(self, messages: list[Message], data: NluData) -> None:
-        logger.info(
+        log.info(
             "%s: trained as Tandem's logistic-regression intent classifier and CRF entity tagger "
             "(neural-network options such as epochs are ignored)",
             self.label,

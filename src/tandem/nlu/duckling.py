@@ -16,7 +16,7 @@ import aiohttp
 from tandem.nlu.component import Component, NluError
 from tandem.nlu.message import Message
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 URL_VARIABLE = "RASA_DUCKLING_HTTP_URL"  # the reference's way to set the URL per deployment
 
@@ -77,7 +77,7 @@ class DucklingEntityExtractor(Component):
                 matches = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             if not self._reported_down:
-                logger.error(
+                log.error(
                     "%s: Duckling at %s failed (%s); no Duckling entities",
                     self.label,
                     self.url,

@@ -11,7 +11,7 @@ from tandem.nlu.message import Message, base_intent
 from tandem.nlu.storage import Store
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 def intent_targets(
@@ -68,10 +68,10 @@ class LogisticRegressionClassifier(Component):
 
     def train(self, messages: list[Message], data: NluData) -> None:
         if self.options["solver"] != "lbfgs":
-            logger.info("%s: solver '%s' is fitted with L-BFGS", self.label, self.options["solver"])
+            log.info("%s: solver '%s' is fitted with L-BFGS", self.label, self.options["solver"])
         chosen, labels, parts = intent_targets(messages)
         if not chosen:
-            logger.warning("%s: no training example has an intent", self.label)
+            log.warning("%s: no training example has an intent", self.label)
             return
         self.model.fit(chosen, labels, parts)
 

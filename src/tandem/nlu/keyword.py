@@ -11,7 +11,7 @@ from tandem.nlu.message import Message, base_intent
 from tandem.nlu.storage import Store
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class KeywordIntentClassifier(Component):
@@ -43,7 +43,7 @@ class KeywordIntentClassifier(Component):
                 ambiguous.add(keyword)
             keywords.setdefault(keyword, intent)
         for keyword in sorted(ambiguous):
-            logger.warning(
+            log.warning(
                 "%s: keyword '%s' belongs to several intents; it is dropped", self.label, keyword
             )
             del keywords[keyword]

@@ -8,7 +8,7 @@ from tandem.nlu import patterns
 from tandem.nlu.message import Message
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class RegexEntityExtractor(patterns.PatternComponent):
@@ -20,7 +20,7 @@ class RegexEntityExtractor(patterns.PatternComponent):
         # Only patterns named like an entity of the training examples make entities.
         self.set_patterns(patterns.collect(data, self.options, names=set(data.entity_names)))
         if not self.patterns:
-            logger.warning(
+            log.warning(
                 "%s: no regex or lookup table is named after an entity of the training data; "
                 "it will extract nothing",
                 self.label,

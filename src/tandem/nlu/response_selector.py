@@ -17,7 +17,7 @@ from tandem.nlu.message import Message, base_intent
 from tandem.nlu.storage import Store
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _MAX_ITER = 100
 _TOL = 1e-4
@@ -63,7 +63,7 @@ class ResponseSelector(Component):
         require_non_negative(cls.name, options, "ranking_length")
 
     def train(self, messages: list[Message], data: NluData) -> None:
-        logger.info("%s: trained as Tandem's logistic-regression response model", self.label)
+        log.info("%s: trained as Tandem's logistic-regression response model", self.label)
         wanted = self.options["retrieval_intent"]
         chosen, keys = [], []
         for message in messages:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 EXTRACTOR = "RegexMessageHandler"
 
@@ -38,10 +38,10 @@ def parse_slash_message(
         return None
     name = match.group("name").strip()
     if intents is not None and name not in intents:
-        logger.warning("slash message '%s': intent '%s' is not in the domain; ignored", text, name)
+        log.warning("slash message '%s': intent '%s' is not in the domain; ignored", text, name)
         return None
     if match.group("rest").strip():
-        logger.warning("slash message '%s': ignoring trailing text %r", text, match.group("rest"))
+        log.warning("slash message '%s': ignoring trailing text %r", text, match.group("rest"))
     intent = {"name": name, "confidence": _confidence(match.group("confidence"), text)}
     offset = text.index(stripped)  # entity offsets refer to the text as received
     return {
@@ -58,12 +58,12 @@ def _confidence(written: str | None, text: str) -> float:
     try:
         confidence = float(written[1:])
     except ValueError:
-        logger.warning(
+        log.warning(
             "slash message '%s': confidence %r is not a number; using 0.0", text, written
         )
         return 0.0
     if confidence > 1.0:
-        logger.warning("slash message '%s': confidence %s is above 1; using 1.0", text, confidence)
+        log.warning("slash message '%s': confidence %s is above 1; using 1.0", text, confidence)
         return 1.0
     return confidence
 
@@ -79,7 +79,7 @@ def _entities(
     except json.JSONDecodeError:
         parsed = None
     if not isinstance(parsed, dict):
-        logger.warning(
+        log.warning(
             "slash message '%s': entities %s are not a JSON object; ignored", text, block
         )
         return []
@@ -87,7 +87,7 @@ def _entities(
     result = []
     for entity, value in parsed.items():
         if known is not None and entity not in known:
-            logger.warning(
+            log.warning(
                 "slash message '%s': entity '%s' is not in the domain; dropped", text, entity
             )
             continue

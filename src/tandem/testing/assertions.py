@@ -2,7 +2,7 @@
 
 An assertion looks at the ``Turn`` of its user step: the events from that user message up
 to the next one. ``check(turn, start)`` considers only ``turn.events[start:]`` (that is how
-``assertion_order_enabled`` works) and returns a ``Verdict``; a passing verdict names the
+``assertion_order_enabled`` works) and returns a ``AssertionVerdict``; a passing verdict names the
 index of the event it matched, so that the next ordered assertion starts after it.
 
 Semantics follow the reference where it is specific:
@@ -69,18 +69,18 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class AssertionVerdict:
     outcome: Literal["passed", "failed", "skipped"]
     message: str = ""
     index: int | None = None  # the matched event, where the next ordered assertion starts
 
 
-def _passed(index: int | None = None) -> Verdict:
-    return Verdict("passed", index=index)
+def _passed(index: int | None = None) -> AssertionVerdict:
+    return AssertionVerdict("passed", index=index)
 
 
-def _failed(message: str) -> Verdict:
-    return Verdict("failed", message)
+def _failed(message: str) -> AssertionVerdict:
+    return AssertionVerdict("failed", message)
 
 
 def _of_type(turn: Turn, start: int, kind: type[ev.Event]) -> list[tuple[int, Any]]:
@@ -107,10 +107,10 @@ class Assertion(ABC):
         """Read the value written after ``<kind>:``; raise ``ProjectError`` if invalid."""
 
     @abstractmethod
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         """Check the turn's events from ``start`` on."""
 
-    async def evaluate(self, turn: Turn, start: int, judge: Judge | None) -> Verdict:
+    async def evaluate(self, turn: Turn, start: int, judge: Judge | None) -> AssertionVerdict:
         """``check``, for the runner: only the LLM-judge assertions use ``judge`` (and await)."""
         return self.check(turn, start)
 
@@ -151,7 +151,7 @@ class FlowStarted(Assertion):
         ids = _flow_ids(data["flow_ids"], data.at("flow_ids"), "`flow_ids`")
         return cls(source=source, flow_ids=ids, operator=_operator(data, source))
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         started = _of_type(turn, start, ev.FlowStarted)
         first: dict[str, int] = {}
         for index, event in started:
@@ -183,7 +183,7 @@ class _FlowEnded(Assertion):
             flow_step_id=None if step is None else str(step),
         )
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         ended = _of_type(turn, start, self.event_type)
         mine = [(i, e) for i, e in ended if e.flow_id == self.flow_id]
         if not mine:
@@ -235,7 +235,7 @@ class PatternClarificationContains(Assertion):
         ids = _flow_ids(data["flow_ids"], data.at("flow_ids"), "`flow_ids`")
         return cls(source=source, options=frozenset(ids), operator=_operator(data, source))
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         key = "names" if self.by_name else "clarification_ids"
         offered = []
         for index, event in _of_type(turn, start, ev.FlowStarted):
@@ -262,7 +262,7 @@ class ActionExecuted(Assertion):
     def parse(cls, value: Any, source: Source) -> ActionExecuted:
         return cls(source=source, name=str(expect(value, str, source, "`action_executed`")))
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         actions = _of_type(turn, start, ev.ActionExecuted)
         index = next((i for i, e in actions if e.name == self.name), None)
         if index is None:
@@ -307,7 +307,7 @@ class SlotWasSet(Assertion):
     def parse(cls, value: Any, source: Source) -> SlotWasSet:
         return cls(source=source, slots=_slot_items(value, source, f"`{cls.kind}`"))
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         slot_events = _of_type(turn, start, ev.SlotSet)
         last = start - 1
         for expected in self.slots:
@@ -332,7 +332,7 @@ class SlotWasNotSet(Assertion):
     def parse(cls, value: Any, source: Source) -> SlotWasNotSet:
         return cls(source=source, slots=_slot_items(value, source, f"`{cls.kind}`"))
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         slot_events = _of_type(turn, start, ev.SlotSet)
         for expected in self.slots:
             mine = [e for _, e in slot_events if e.name == expected.name]
@@ -409,7 +409,7 @@ class BotUttered(Assertion):
     def parse(cls, value: Any, source: Source) -> BotUttered:
         return cls(source=source, message=BotMessage.parse(value, source, f"`{cls.kind}`"))
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         bots = _of_type(turn, start, ev.BotUttered)
         last = start - 1
         for key, value in self.message.properties():
@@ -430,7 +430,7 @@ class BotDidNotUtter(Assertion):
     def parse(cls, value: Any, source: Source) -> BotDidNotUtter:
         return cls(source=source, message=BotMessage.parse(value, source, f"`{cls.kind}`"))
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         for _, event in _of_type(turn, start, ev.BotUttered):
             for key, value in self.message.properties():
                 if self.message.has(key, event):
@@ -471,14 +471,14 @@ class _GenerativeResponse(Assertion):
             ground_truth=texts.get("ground_truth"),
         )
 
-    def check(self, turn: Turn, start: int) -> Verdict:
-        return Verdict(
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
+        return AssertionVerdict(
             "skipped",
             f"{self.kind}: no LLM judge is configured, so it was not checked "
             "(configure one under `llm_judge` in a conftest.yml)",
         )
 
-    async def evaluate(self, turn: Turn, start: int, judge: Judge | None) -> Verdict:
+    async def evaluate(self, turn: Turn, start: int, judge: Judge | None) -> AssertionVerdict:
         if judge is None:
             return self.check(turn, start)
         answers = [
@@ -490,7 +490,7 @@ class _GenerativeResponse(Assertion):
             which = f" of {self.utter_name}" if self.utter_name else ""
             return _failed(f"no bot message{which} to judge in this turn")
         basis = self.basis(turn)
-        if isinstance(basis, Verdict):
+        if isinstance(basis, AssertionVerdict):
             return basis
         for _, answer in answers:
             try:
@@ -505,7 +505,7 @@ class _GenerativeResponse(Assertion):
         return _passed(answers[-1][0])
 
     @abstractmethod
-    def basis(self, turn: Turn) -> str | Verdict:
+    def basis(self, turn: Turn) -> str | AssertionVerdict:
         """What the answers are judged against, or the failure if it is not available."""
 
     @abstractmethod
@@ -518,7 +518,7 @@ class GenerativeResponseIsRelevant(_GenerativeResponse):
 
     kind: ClassVar[str] = "generative_response_is_relevant"
 
-    def basis(self, turn: Turn) -> str | Verdict:
+    def basis(self, turn: Turn) -> str | AssertionVerdict:
         return turn.user_text or _failed("the turn has no user message to judge against")
 
     async def score(self, judge: Judge, basis: str, answer: str) -> Score:
@@ -532,7 +532,7 @@ class GenerativeResponseIsGrounded(_GenerativeResponse):
 
     kind: ClassVar[str] = "generative_response_is_grounded"
 
-    def basis(self, turn: Turn) -> str | Verdict:
+    def basis(self, turn: Turn) -> str | AssertionVerdict:
         if self.ground_truth is not None:
             return self.ground_truth
         name = self.utter_source or self.utter_name
@@ -590,7 +590,7 @@ class RoutedTo(Assertion):
             )
         return cls(source=source, system=str(system), sticky=flags["sticky"], reset=flags["reset"])
 
-    def check(self, turn: Turn, start: int) -> Verdict:
+    def check(self, turn: Turn, start: int) -> AssertionVerdict:
         if names.ROUTING_SLOT not in turn.slot_defs:
             return _failed(
                 f"the assistant has no `{names.ROUTING_SLOT}` slot, so messages are not routed"
