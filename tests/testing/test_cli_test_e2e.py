@@ -191,6 +191,9 @@ def test_results_and_failed_tests_go_under_tests_by_default(
     [rewritten] = (tmp_path / "tests").glob("e2e_failed_tests_*/b.yml")
     assert f"failed test cases written to {rewritten.relative_to(tmp_path)}" in out
     assert "calm" in yaml.safe_load(rewritten.read_text())["fixtures"][0]
+    # The next run of tests/ finds the original only, not the re-written copy or the results.
+    assert main(["test", "e2e"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "1 failed, 0 passed"
     # the re-written file runs on its own, from anywhere
     monkeypatch.chdir(rewritten.parent)
     assert main(["test", "e2e", "b.yml::wrong", "-o", str(tmp_path / "again")]) == 1

@@ -41,6 +41,9 @@ from tandem.testing.assertions import Assertion, SlotExpectation, parse_assertio
 from tandem.testing.definitions import CONFTEST, ConftestFiles, Definitions, read_definitions
 
 FILE_KEYS = ("test_cases", "fixtures", "metadata", "stub_custom_actions")
+# Where ``tandem test e2e -f`` re-writes failed test cases (+ a timestamp): copies of test
+# cases, so a folder's discovery leaves them out (they run when named).
+FAILED_TESTS_FOLDER = "e2e_failed_tests_"
 CASE_KEYS = ("test_case", "steps", "fixtures", "metadata")
 STEP_KINDS = ("user", "bot", "utter", "slot_was_set", "slot_was_not_set")
 USER_STEP_KEYS = ("metadata", "assertions", "assertion_order_enabled")
@@ -168,7 +171,7 @@ def load_test_cases(
             problems.append(Problem(Source(path_text), "no such file or directory"))
             continue
         found: list[TestCase] = []
-        for file in yaml_files(path):
+        for file in _test_files(path):
             with gather(problems):
                 shared = conftests.above(file, path)
                 found += read_test_file(
@@ -181,6 +184,22 @@ def load_test_cases(
     raise_errors(problems)
     # A test case reached twice (``tests tests/a.yml``) runs once.
     return list({case.source: case for case in cases}.values())
+
+
+def _test_files(target: Path) -> list[Path]:
+    """The YAML files of ``target``, but below a folder of it, none of the re-written failed
+    test cases of an earlier run."""
+    return (
+        [
+            file
+            for file in yaml_files(target)
+            if not any(
+                part.startswith(FAILED_TESTS_FOLDER) for part in file.relative_to(target).parts[:-1]
+            )
+        ]
+        if target.is_dir()
+        else [target]
+    )
 
 
 def _select(cases: list[TestCase], name: str, path: str) -> list[TestCase]:

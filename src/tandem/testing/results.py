@@ -22,12 +22,11 @@ from typing import Any
 import yaml
 
 from tandem.project.yaml import plain
-from tandem.testing.cases import SELECTOR, TestCase
+from tandem.testing.cases import FAILED_TESTS_FOLDER, SELECTOR, TestCase
 from tandem.testing.definitions import as_written
 from tandem.testing.runner import Failure, TestResult
 
 RESULTS_STEM = "e2e_results"
-FAILED_TESTS_FOLDER = "e2e_failed_tests_"  # + a timestamp
 _YAML_SUFFIXES = (".yml", ".yaml")
 
 
