@@ -55,6 +55,7 @@ def test_debug_explains_each_turn_and_up_recalls_the_last_message(starter: Path)
         assert "pizza_type = 'pepperoni'" in ordered  # the slots the turn changed
         assert "utter_ask_pizza_size  by FlowPolicy 1.00" in ordered  # policy and confidence
         assert "start flow(flow='order_pizza')" in ordered
+        assert "from NLUCommandAdapter: start flow(flow='order_pizza')" in ordered
 
         restarted = terminal.say("/restart")
         # The restart cleared the tracker; the report still has the turn's parse and stack.

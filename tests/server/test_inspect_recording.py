@@ -56,6 +56,13 @@ async def test_the_commands_a_turn_dropped_are_stored_with_it(processor: Message
     assert shown[0]["command"] == {"command": "start flow", "flow": "order_pizza"}
     assert shown[0]["reason"] == "the flow is running already"
     assert last_turn(conversation_view(stored))["llm_calls"] == []  # the starter has no LLM
+    # Which component gave the commands: the NLU adapter started the flow in the first turn
+    # (the router sent the message to CALM without a command of its own); in the second its
+    # start was dropped, so it gave the routing command only.
+    first, second = [turn["command_sources"] for turn in conversation_view(stored)["turns"][-2:]]
+    assert [source["component"] for source in first] == ["NLUCommandAdapter"]
+    assert {"command": "start flow", "flow": "order_pizza"} in first[0]["commands"]
+    assert [c["command"] for c in second[0]["commands"]] == ["set slot"]
 
 
 async def test_without_the_inspector_nothing_is_added_to_the_events(

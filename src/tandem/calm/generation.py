@@ -22,7 +22,7 @@ from tandem.calm.commands import (
 from tandem.calm.flows import Flow, FlowsList
 from tandem.calm.stack import stack_context
 from tandem.conversation.tracker import Tracker
-from tandem.runtime.message import REJECTED_COMMANDS
+from tandem.runtime.message import TURN_NOTES
 
 # Default of every generator's ``user_input.max_characters``; negative disables the check.
 DEFAULT_MAX_CHARACTERS = 420
@@ -63,8 +63,13 @@ def filter_startable(
     return kept
 
 
-def rejections_of(parse_data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Where a generator reports the commands it drops while reading the message (the
-    processor moves them into the turn's notes)."""
-    found: list[dict[str, Any]] = parse_data.setdefault(REJECTED_COMMANDS, [])
+def noted(parse_data: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    """Where reading the message notes items of the turn's ``TurnNotes`` field ``field`` (the
+    processor moves them into the notes)."""
+    found: list[dict[str, Any]] = parse_data.setdefault(TURN_NOTES, {}).setdefault(field, [])
     return found
+
+
+def rejections_of(parse_data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where a generator reports the commands it drops while reading the message."""
+    return noted(parse_data, "rejected_commands")

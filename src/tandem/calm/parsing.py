@@ -17,7 +17,7 @@ from tandem.calm import commands as cmd
 from tandem.calm import stack as st
 from tandem.calm.command_processor import flows_changed
 from tandem.calm.flows import CollectStep, FlowsList
-from tandem.calm.generation import filter_startable, input_error, rejections_of
+from tandem.calm.generation import filter_startable, input_error, noted, rejections_of
 from tandem.calm.nlu_adapter import commands_for_intent_message, parse_set_slots
 from tandem.coexistence.routing import RoutingVerdict, handled_by_nlu, routing_command
 from tandem.conversation.tracker import Tracker
@@ -148,9 +148,14 @@ class CalmMessageParser:
         parse_data = await self.nlu(message, tracker)
         parse_data["text"] = text
         parse_data.setdefault("commands", [])
+        sources = noted(parse_data, "command_sources")
         for component in self.components:
+            before = parse_data["commands"]
             commands = await component.process(parse_data, tracker, self.flows, self.domain)
             parse_data["commands"] = cmd.commands_as_dicts(commands)
+            added = [c for c in parse_data["commands"] if c not in before]
+            if added:
+                sources.append({"component": component.name, "commands": added})
         return parse_data
 
     def _direct(self, text: str, tracker: Tracker) -> dict[str, Any] | None:

@@ -90,6 +90,10 @@ def debug_report(result: TurnResult) -> str:
     for user in replay.users:
         lines.extend(_user_lines(user))
     lines.extend(
+        f"from {source['component']}: " + "; ".join(map(_command, source["commands"]))
+        for source in result.notes.command_sources
+    )
+    lines.extend(
         f"rejected: {_command(item['command'])}: {item['reason']}"
         for item in result.notes.rejected_commands
     )

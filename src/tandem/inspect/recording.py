@@ -38,6 +38,8 @@ def record_turn(tracker: Tracker, first_new_event: int, notes: TurnNotes) -> Ite
         recording["llm_calls"] = [_call(call) for call in calls]
     if notes.rejected_commands:
         recording["rejected_commands"] = [dict(item) for item in notes.rejected_commands]
+    if notes.command_sources:
+        recording["command_sources"] = [dict(item) for item in notes.command_sources]
     if user is not None and recording:
         # The event is not stored yet (the processor saves after this block), so the
         # recording is stored with it.
@@ -45,7 +47,8 @@ def record_turn(tracker: Tracker, first_new_event: int, notes: TurnNotes) -> Ite
 
 
 def recorded(user: ev.UserUttered, key: str) -> list[dict[str, Any]]:
-    """One part of a user event's recording (``llm_calls``, ``rejected_commands``)."""
+    """One part of a user event's recording (``llm_calls``, ``rejected_commands``,
+    ``command_sources``)."""
     recording = user.parse_data.get(INSPECT_KEY)
     if not isinstance(recording, dict):
         return []

@@ -94,6 +94,7 @@ def _turn(index: int, events: Sequence[ev.Event], replay: TurnReplay, route: Any
         "commands": list(user.parse_data.get("commands") or []) if user is not None else [],
         # Recorded only by a server running the inspector (see ``recording``).
         "rejected_commands": recorded(user, "rejected_commands") if user is not None else [],
+        "command_sources": recorded(user, "command_sources") if user is not None else [],
         "llm_calls": recorded(user, "llm_calls") if user is not None else [],
         "slot_changes": [
             {"name": change.name, "value": change.value, "cause": change.cause}

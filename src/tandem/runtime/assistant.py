@@ -8,7 +8,7 @@ predict; ``actions`` resolves action names (responses, defaults, custom, forms, 
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,6 +31,14 @@ class TurnNotes:
 
     # Commands of the message that were dropped or replaced: ``{"command": ..., "reason": ...}``.
     rejected_commands: list[dict[str, Any]] = field(default_factory=list)
+    # Which router or command generator gave which of the message's commands:
+    # ``{"component": name, "commands": [...]}``, in pipeline order.
+    command_sources: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, noted: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Take what the message's parse noted (its ``TURN_NOTES``)."""
+        self.rejected_commands.extend(noted.get("rejected_commands", []))
+        self.command_sources.extend(noted.get("command_sources", []))
 
 
 class TurnStage(Protocol):

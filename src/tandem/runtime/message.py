@@ -10,9 +10,10 @@ DEFAULT_SENDER_ID = "default"
 # Parse data key of metadata for the user event (e.g. the router's verdict); the processor
 # moves it from the parse data into the event's metadata.
 EVENT_METADATA = "event_metadata"
-# Parse data key of the commands the command generators dropped while reading the message,
-# each ``{"command": ..., "reason": ...}``; the processor moves them into the turn's notes.
-REJECTED_COMMANDS = "rejected_commands"
+# Parse data key of what reading the message notes for the turn's ``TurnNotes`` (field name
+# -> items: the commands the generators dropped, which component gave which command); the
+# processor moves it into the turn's notes, so it is never stored.
+TURN_NOTES = "turn_notes"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from tandem.conversation.tracker import Tracker, applied_events
 from tandem.policies import ensemble
 from tandem.policies.base import Prediction
 from tandem.runtime.assistant import Assistant, TurnNotes
-from tandem.runtime.message import EVENT_METADATA, REJECTED_COMMANDS, UserMessage
+from tandem.runtime.message import EVENT_METADATA, TURN_NOTES, UserMessage
 from tandem.stores.errors import StoreConflict
 from tandem.stores.lock_store import InMemoryLockStore, LockStore
 from tandem.stores.tracker_store import InMemoryTrackerStore, TrackerStore
@@ -293,7 +293,7 @@ class MessageProcessor:
         tracker = Tracker(message.sender_id, self.assistant.domain.slots)
         parse_data = dict(await self.assistant.parse(message, tracker))
         parse_data.pop(EVENT_METADATA, None)
-        parse_data.pop(REJECTED_COMMANDS, None)
+        parse_data.pop(TURN_NOTES, None)
         parse_data.setdefault("text", message.text)
         return parse_data
 
@@ -446,7 +446,7 @@ class _Turn:
             parse_data = await self.assistant.parse(message, self.tracker)
         parse_data = dict(parse_data)
         metadata = {**message.metadata, **parse_data.pop(EVENT_METADATA, {})}
-        self.notes.rejected_commands.extend(parse_data.pop(REJECTED_COMMANDS, []))
+        self.notes.add(parse_data.pop(TURN_NOTES, {}))
         user = ev.UserUttered.create(
             message.text,
             parse_data=parse_data,

@@ -256,7 +256,14 @@ function command(c) {
 
 function renderCommands(turn) {
   if (!turn) return $("commands").replaceChildren();
-  const items = turn.commands.map((c) => el("li", { "data-command": c.command }, command(c)));
+  // Which router or command generator gave each command (recorded with the turn).
+  const sourceOf = (c) =>
+    (turn.command_sources.find((s) => s.commands.some((d) => JSON.stringify(d) === JSON.stringify(c))) || {})
+      .component;
+  const items = turn.commands.map((c) => {
+    const source = sourceOf(c);
+    return el("li", { "data-command": c.command }, command(c) + (source ? ` (from ${source})` : ""));
+  });
   const rejected = turn.rejected_commands.map((r) =>
     el("li", { class: "rejected", "data-rejected": r.command.command }, `${command(r.command)}: rejected: ${r.reason}`),
   );
