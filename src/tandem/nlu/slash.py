@@ -58,9 +58,7 @@ def _confidence(written: str | None, text: str) -> float:
     try:
         confidence = float(written[1:])
     except ValueError:
-        log.warning(
-            "slash message '%s': confidence %r is not a number; using 0.0", text, written
-        )
+        log.warning("slash message '%s': confidence %r is not a number; using 0.0", text, written)
         return 0.0
     if confidence > 1.0:
         log.warning("slash message '%s': confidence %s is above 1; using 1.0", text, confidence)
@@ -79,9 +77,7 @@ def _entities(
     except json.JSONDecodeError:
         parsed = None
     if not isinstance(parsed, dict):
-        log.warning(
-            "slash message '%s': entities %s are not a JSON object; ignored", text, block
-        )
+        log.warning("slash message '%s': entities %s are not a JSON object; ignored", text, block)
         return []
     start, end = offset + match.start("entities"), offset + match.end("entities")
     result = []
