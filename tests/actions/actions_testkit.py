@@ -9,11 +9,11 @@ from typing import Any
 from tandem.actions.base import Action, ActionContext
 from tandem.actions.custom import ActionServerClient
 from tandem.actions.responses import ResponseGenerator
-from tandem.calm.flows import FlowsList
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain
 from tandem.project.domain_files import domain_from_yaml, with_defaults
+from tandem.project.flows.model import FlowsList
 from tandem.project.yaml import parse_yaml
 
 

@@ -11,9 +11,10 @@ from actions_testkit import action, context_for, domain_of, entity, started, use
 
 from tandem.actions.base import ActionFailed
 from tandem.actions.extract_slots import ExtractSlotsAction
-from tandem.calm.flows import FlowsList, flows_from_yaml
 from tandem.coexistence.routing import fill_in_this_system, is_calm_turn
 from tandem.conversation import events as ev
+from tandem.project.flows.patterns import build_flows
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml
 
 DOMAIN = domain_of(
@@ -444,7 +445,7 @@ COEXISTENCE = domain_of(
     """
 )
 # CALM's slots: the ones its flows collect.
-CALM_FLOWS = FlowsList.build(
+CALM_FLOWS = build_flows(
     flows_from_yaml(
         parse_yaml(
             "flows:\n  travel:\n    description: Plan a trip.\n    steps:\n"

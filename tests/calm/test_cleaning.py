@@ -38,12 +38,14 @@ from tandem.calm.commands import (
     StartFlow,
     commands_as_dicts,
 )
-from tandem.calm.flows import FlowsList, flows_from_yaml
 from tandem.conversation import events as ev
 from tandem.conversation.slots import Slot, SlotMapping
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
 from tandem.project.domain import Domain
+from tandem.project.flows.model import FlowsList
+from tandem.project.flows.patterns import build_flows
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml
 
 # -- builders shared with test_nlu_adapter.py --------------------------------------------------
@@ -51,7 +53,7 @@ from tandem.project.yaml import parse_yaml
 
 def flows_of(text: str, *, with_default_patterns: bool = True) -> FlowsList:
     flows = flows_from_yaml(parse_yaml(textwrap.dedent(text), "data/flows.yml"))
-    return FlowsList.build(flows, with_default_patterns=with_default_patterns)
+    return build_flows(flows, with_default_patterns=with_default_patterns)
 
 
 def with_stack(domain: Domain, *frames: st.Frame, events: tuple[ev.Event, ...] = ()) -> Tracker:

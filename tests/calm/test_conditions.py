@@ -1,6 +1,6 @@
 import pytest
 
-from tandem.calm.conditions import (
+from tandem.project.flows.conditions import (
     ConditionError,
     ConditionSyntaxError,
     Predicate,

@@ -18,10 +18,12 @@ from tandem.calm.commands import (
     commands_as_dicts,
 )
 from tandem.calm.dsl import DSL_VERSIONS, EmptyParseWatch, parse_commands
-from tandem.calm.flows import FlowsList, flows_from_yaml
+from tandem.project.flows.model import FlowsList
+from tandem.project.flows.patterns import build_flows
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml
 
-FLOWS = FlowsList.build(
+FLOWS = build_flows(
     flows_from_yaml(
         parse_yaml(
             textwrap.dedent(

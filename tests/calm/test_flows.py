@@ -2,7 +2,8 @@ import textwrap
 
 import pytest
 
-from tandem.calm.flows import (
+from tandem.project.errors import Problem, ProjectError
+from tandem.project.flows.model import (
     END,
     ActionStep,
     Branch,
@@ -15,9 +16,8 @@ from tandem.calm.flows import (
     Rejection,
     SetSlotsStep,
     VirtualStep,
-    flows_from_yaml,
 )
-from tandem.project.errors import Problem, ProjectError
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml
 
 

@@ -3,7 +3,9 @@ import textwrap
 import pytest
 
 from shared_files import ACCEPTANCE, require
-from tandem.calm.flows import (
+from tandem.conversation.slots import Slot
+from tandem.project.errors import Problem, ProjectError
+from tandem.project.flows.model import (
     END,
     ActionStep,
     CallStep,
@@ -12,12 +14,9 @@ from tandem.calm.flows import (
     LinkStep,
     NoopStep,
     SetSlotsStep,
-    default_pattern_domain,
-    default_patterns,
-    flows_from_yaml,
 )
-from tandem.conversation.slots import Slot
-from tandem.project.errors import Problem, ProjectError
+from tandem.project.flows.patterns import build_flows, default_pattern_domain, default_patterns
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml, read_yaml
 
 PATTERN_IDS = {
@@ -32,7 +31,7 @@ PATTERN_IDS = {
 
 
 def build(text: str, path: str = "data/flows.yml", **options) -> FlowsList:
-    return FlowsList.build(flows_from_yaml(parse_yaml(textwrap.dedent(text), path)), **options)
+    return build_flows(flows_from_yaml(parse_yaml(textwrap.dedent(text), path)), **options)
 
 
 def build_problems(text: str) -> list[Problem]:
@@ -62,7 +61,7 @@ def test_default_patterns_are_added_after_user_flows() -> None:
 
 
 def test_no_patterns_without_flows_or_when_disabled() -> None:
-    assert len(FlowsList.build([])) == 0
+    assert len(build_flows([])) == 0
     assert [flow.id for flow in build(SIMPLE, with_default_patterns=False)] == ["greet"]
 
 
@@ -433,7 +432,7 @@ def test_duplicate_flow_ids_across_files() -> None:
     first = flows_from_yaml(parse_yaml(SIMPLE, "data/a.yml"))
     second = flows_from_yaml(parse_yaml(SIMPLE, "data/b.yml"))
     with pytest.raises(ProjectError) as caught:
-        FlowsList.build([*first, *second])
+        build_flows([*first, *second])
     (problem,) = caught.value.problems
     assert str(problem.source) == "data/b.yml:2"
     assert "defined twice (also at data/a.yml:2)" in problem.message
@@ -527,7 +526,7 @@ def test_fingerprints_cover_every_flow() -> None:
 @pytest.fixture(params=["flows", "bank"])
 def acceptance(request) -> FlowsList:
     path = require(ACCEPTANCE / request.param / "data" / "flows.yml")
-    return FlowsList.build(flows_from_yaml(read_yaml(path)))
+    return build_flows(flows_from_yaml(read_yaml(path)))
 
 
 def test_acceptance_flows_load(acceptance: FlowsList) -> None:

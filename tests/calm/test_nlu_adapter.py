@@ -28,7 +28,6 @@ from tandem.calm.commands import (
     StartFlow,
     commands_as_dicts,
 )
-from tandem.calm.flows import FlowsList, flows_from_yaml
 from tandem.calm.generation import filter_startable, input_error
 from tandem.calm.nlu_adapter import (
     NLUCommandAdapter,
@@ -40,6 +39,8 @@ from tandem.coexistence.routing import handled_by_nlu
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
 from tandem.project.domain import Domain
+from tandem.project.flows.model import FlowsList
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml
 
 from .test_cleaning import collecting, filled, flows_of, with_stack

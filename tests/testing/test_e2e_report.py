@@ -8,9 +8,10 @@ from pathlib import Path
 
 from e2e_testkit import load, make_domain, run, write
 
-from tandem.calm.flows import FlowsList, flows_from_yaml
 from tandem.conversation import events as ev
 from tandem.project.data_files import load_training_data
+from tandem.project.flows.model import FlowsList
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml
 from tandem.testing.coverage import Coverage, coverage_summary, write_coverage
 from tandem.testing.report import failure_report, result_line, summary_line, write_junit

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tandem.calm.flows import FlowsList
+from tandem.project.flows.model import FlowsList
 
 if TYPE_CHECKING:
     from tandem.actions.custom import ActionServerClient

@@ -34,7 +34,6 @@ from tandem.calm.commands import (
     StartFlow,
     rejection,
 )
-from tandem.calm.flows import ActionStep, FlowsList
 from tandem.calm.stack import (
     CHITCHAT_PATTERN,
     COLLECT_INFORMATION,
@@ -45,6 +44,7 @@ from tandem.conversation.slots import NLU_MAPPING_TYPES, Slot
 from tandem.conversation.tracker import Tracker
 from tandem.names import ACTION_TRIGGER_CHITCHAT, ROUTING_SLOT
 from tandem.project.domain import Domain
+from tandem.project.flows.model import ActionStep, FlowsList
 
 # With this environment variable set to "true", several flow starts in an empty conversation
 # become one question about which of them the user means.

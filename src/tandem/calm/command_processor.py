@@ -17,10 +17,10 @@ from tandem import names
 from tandem.calm import commands as cmd
 from tandem.calm import stack as st
 from tandem.calm.cleaning import clean_commands
-from tandem.calm.flows import CollectStep, Flow, FlowsList
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain
+from tandem.project.flows.model import CollectStep, Flow, FlowsList
 from tandem.runtime.assistant import TurnNotes
 
 log = logging.getLogger(__name__)

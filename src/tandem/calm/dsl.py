@@ -30,7 +30,7 @@ from tandem.calm.commands import (
     StartFlow,
     rejection,
 )
-from tandem.calm.flows import FlowsList
+from tandem.project.flows.model import FlowsList
 
 log = logging.getLogger(__name__)
 

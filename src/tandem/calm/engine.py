@@ -17,7 +17,6 @@ from tandem.calm.chitchat import IntentlessPolicy
 from tandem.calm.command_processor import CommandProcessor
 from tandem.calm.executor import cancel_top_flow_with_error
 from tandem.calm.flow_policy import FlowPolicy
-from tandem.calm.flows import FlowsList
 from tandem.calm.parsing import CalmMessageParser, CommandComponent
 from tandem.calm.pattern_actions import register_pattern_actions
 from tandem.calm.search import EnterpriseSearchPolicy
@@ -28,6 +27,7 @@ from tandem.policies.base import Policy
 from tandem.project.config import Config
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
+from tandem.project.flows.model import FlowsList
 from tandem.runtime.assistant import Assistant, nlu_max_predictions
 
 MAX_PREDICTIONS_CALM_DEFAULT = 1000

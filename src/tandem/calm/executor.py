@@ -19,7 +19,10 @@ import jinja2
 
 from tandem import names
 from tandem.calm import stack as st
-from tandem.calm.flows import (
+from tandem.conversation import events as ev
+from tandem.conversation.tracker import Tracker
+from tandem.project.domain import Domain
+from tandem.project.flows.model import (
     END,
     START,
     ActionStep,
@@ -31,9 +34,6 @@ from tandem.calm.flows import (
     SetSlotsStep,
     Step,
 )
-from tandem.conversation import events as ev
-from tandem.conversation.tracker import Tracker
-from tandem.project.domain import Domain
 
 log = logging.getLogger(__name__)
 

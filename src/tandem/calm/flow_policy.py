@@ -7,11 +7,11 @@ from typing import Any
 
 from tandem.calm import stack as st
 from tandem.calm.executor import FlowExecutor
-from tandem.calm.flows import FlowsList
 from tandem.coexistence.routing import calm_abstains
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy, Prediction
 from tandem.project.domain import Domain
+from tandem.project.flows.model import FlowsList
 
 
 class FlowPolicy(Policy):

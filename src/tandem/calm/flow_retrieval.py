@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tandem.calm.flows import Flow, FlowsList
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMClient, resolve_embeddings_config
 from tandem.llm.text_index import TextIndex
 from tandem.project.endpoints import Endpoints
+from tandem.project.flows.model import Flow, FlowsList
 
 DEFAULT_NUM_FLOWS = 20
 

@@ -19,9 +19,9 @@ from tandem.calm.commands import (
     StartFlow,
     rejection,
 )
-from tandem.calm.flows import Flow, FlowsList
 from tandem.calm.stack import stack_context
 from tandem.conversation.tracker import Tracker
+from tandem.project.flows.model import Flow, FlowsList
 from tandem.runtime.message import TURN_NOTES
 
 # Default of every generator's ``user_input.max_characters``; negative disables the check.

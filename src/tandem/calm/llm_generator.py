@@ -20,7 +20,6 @@ from tandem.calm import stack as st
 from tandem.calm.cleaning import merge_llm_commands
 from tandem.calm.dsl import DSL_VERSIONS, EmptyParseWatch, parse_commands
 from tandem.calm.flow_retrieval import FlowRetriever
-from tandem.calm.flows import CollectStep, Flow, FlowsList
 from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, rejections_of, startable_flows
 from tandem.calm.transcript import transcript
 from tandem.coexistence.routing import is_coexistence
@@ -30,6 +29,7 @@ from tandem.llm import Cassette, LLMError
 from tandem.llm.component import PromptedLLMComponent
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
+from tandem.project.flows.model import CollectStep, Flow, FlowsList
 
 log = logging.getLogger(__name__)
 

@@ -35,13 +35,13 @@ from tandem.calm.commands import (
     UserSilence,
     commands_from_dicts,
 )
-from tandem.calm.flows import CollectStep, FlowsList
 from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, filter_startable, rejections_of
 from tandem.calm.stack import stack_context
 from tandem.coexistence.routing import is_coexistence, session_route
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
 from tandem.project.domain import Domain
+from tandem.project.flows.model import CollectStep, FlowsList
 
 log = logging.getLogger(__name__)
 

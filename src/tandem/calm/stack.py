@@ -16,9 +16,9 @@ import string
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from tandem.calm.flows import END, NEXT_PREFIX, START
 from tandem.conversation import events as ev
 from tandem.conversation.json_patch import apply_patch, copy_json, make_patch
+from tandem.project.flows.model import END, NEXT_PREFIX, START
 
 Frame = dict[str, Any]
 

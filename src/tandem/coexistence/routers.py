@@ -19,7 +19,6 @@ from typing import Any
 
 from tandem import names
 from tandem.calm import commands as cmd
-from tandem.calm.flows import FlowsList
 from tandem.calm.nlu_adapter import convert_nlu_to_commands
 from tandem.coexistence.routing import (
     CALM,
@@ -34,6 +33,7 @@ from tandem.llm import Cassette, LLMError
 from tandem.llm.component import PromptedLLMComponent
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
+from tandem.project.flows.model import FlowsList
 from tandem.runtime.message import EVENT_METADATA
 
 log = logging.getLogger(__name__)

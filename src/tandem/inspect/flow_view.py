@@ -3,7 +3,7 @@ the step the conversation is at marked (its node gets the class ``current``)."""
 
 from __future__ import annotations
 
-from tandem.calm.flows import FlowsList
+from tandem.project.flows.model import FlowsList
 from tandem.visualize.graph import Graph, Node, flow_graph
 from tandem.visualize.html import svg
 

@@ -17,7 +17,6 @@ from typing import Any
 from tandem.calm.chitchat import IntentlessPolicy
 from tandem.calm.dsl import DSL_VERSIONS
 from tandem.calm.flow_policy import FlowPolicy
-from tandem.calm.flows import FlowsList
 from tandem.calm.llm_generator import LLMCommandGenerator
 from tandem.calm.nlu_adapter import NLUCommandAdapter
 from tandem.calm.parsing import CommandComponent, GeneratorStep
@@ -28,6 +27,7 @@ from tandem.nlu.registry import COMPONENTS, UNSUPPORTED_COMPONENTS
 from tandem.policies.registry import NLU_POLICIES, UNSUPPORTED_POLICIES
 from tandem.project.config import Config
 from tandem.project.endpoints import Endpoints
+from tandem.project.flows.model import FlowsList
 
 
 class Kind(enum.Enum):

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tandem.calm.flows import Flow, flows_from_yaml
 from tandem.conversation.events import (
     ActionExecuted,
     ActiveLoop,
@@ -28,6 +27,8 @@ from tandem.conversation.events import (
 from tandem.conversation.slots import Slot
 from tandem.project.domain_files import read_responses
 from tandem.project.errors import Problem, ProjectError, Source, gather, raise_errors
+from tandem.project.flows.model import Flow
+from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.training_data import (
     Checkpoint,
     EntityAnnotation,

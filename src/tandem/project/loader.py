@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tandem.calm.flows import FlowsList, default_pattern_domain
 from tandem.project.config import Config, load_config
 from tandem.project.data_files import load_training_data
 from tandem.project.domain import Domain
 from tandem.project.domain_files import load_domain
 from tandem.project.endpoints import Endpoints, load_credentials, load_endpoints
 from tandem.project.errors import Problem, gather, raise_errors
+from tandem.project.flows.model import FlowsList
+from tandem.project.flows.patterns import build_flows, default_pattern_domain
 from tandem.project.training_data import TrainingData
 
 
@@ -78,7 +79,7 @@ def load_project(
     with gather(problems):
         slots = parts["domain"].slots if "domain" in parts else None
         parts["data"], user_flows = load_training_data(paths.data, slots, warnings)
-        parts["flows"] = FlowsList.build(user_flows, with_default_patterns=True)
+        parts["flows"] = build_flows(user_flows, with_default_patterns=True)
     with gather(problems):
         parts["endpoints"] = load_endpoints(paths.endpoints, warnings)
     with gather(problems):

@@ -16,14 +16,6 @@ from typing import Any
 
 from tandem import names
 from tandem.calm.cleaning import CONTROLLED_MAPPING_TYPES, FROM_LLM
-from tandem.calm.conditions import ConditionSyntaxError, Predicate, has_template
-from tandem.calm.flows import (
-    ActionStep,
-    CollectStep,
-    Flow,
-    SetSlotsStep,
-    default_patterns,
-)
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot, SlotMapping
 from tandem.model.components import PIPELINE, POLICIES, UNSUPPORTED
@@ -35,6 +27,9 @@ from tandem.policies.registry import NLU_POLICIES
 from tandem.project.config import ComponentConfig
 from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, closest, suggest
+from tandem.project.flows.conditions import ConditionSyntaxError, Predicate, has_template
+from tandem.project.flows.model import ActionStep, CollectStep, Flow, SetSlotsStep
+from tandem.project.flows.patterns import default_patterns
 from tandem.project.loader import Project
 from tandem.project.training_data import Checkpoint, OrStep, StoryBlock
 from tandem.stores.errors import StoreConfigError

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tandem.actions.registry import ActionRegistry
-from tandem.calm.flows import FlowsList
 from tandem.conversation.events import Event
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy
 from tandem.project.domain import Domain
+from tandem.project.flows.model import FlowsList
 from tandem.runtime.message import UserMessage
 
 # Turns the text of a message into parse data (intent, entities, commands, ...).

@@ -27,10 +27,10 @@ from typing import Any
 
 import jsonpatch
 
-from tandem.calm.flows import FlowsList
 from tandem.conversation import events as ev
 from tandem.project.data_files import FILLED_VALUES
 from tandem.project.domain import Domain
+from tandem.project.flows.model import FlowsList
 from tandem.project.training_data import Checkpoint, OrStep, StoryBlock, StoryStep, TrainingData
 from tandem.testing.runner import TestResult
 

@@ -14,7 +14,8 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tandem.calm.flows import (
+from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from tandem.project.flows.model import (
     END,
     ActionStep,
     CallStep,
@@ -24,7 +25,6 @@ from tandem.calm.flows import (
     SetSlotsStep,
     Step,
 )
-from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.project.training_data import Checkpoint, OrStep, StoryBlock, StoryStep
 
 

@@ -1,10 +1,4 @@
-"""Flows: the model, the YAML loader with its validation, and the default patterns.
-
-A flow file maps flow ids to definitions (spec §3). Loading turns each definition into an
-immutable ``Flow`` whose ``steps`` hold every step of the step tree in pre-order (the order
-that numbers default step ids), each with its ``next`` already resolved to a tuple of
-``Branch``es. ``FlowsList.build`` adds the default patterns and runs the checks that need
-all flows at once.
+"""Reading flow files: YAML to ``Flow``s, every problem at its ``file:line``.
 
 Divergences, on purpose:
 
@@ -13,258 +7,49 @@ Divergences, on purpose:
   those as the constants.
 * Conditions without Jinja markers are syntax-checked at load time (the reference's data
   validator does the same before training).
-* A ``call`` to something that is not a flow is an error: agents and MCP tools are not supported.
-"""
+* A ``call`` to something that is not a flow is an error: agents and MCP tools are not supported."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-from tandem import names
-from tandem.calm.conditions import (
-    ConditionError,
+from tandem.project.errors import Problem, ProjectError, Source, gather, suggest
+from tandem.project.flows.conditions import (
     ConditionSyntaxError,
     Predicate,
-    evaluate_condition,
     has_template,
-    render_condition,
 )
-from tandem.conversation.slots import Slot, SlotMapping
-from tandem.project.errors import Problem, ProjectError, Source, gather, suggest
+from tandem.project.flows.model import (
+    END,
+    FLOW_ID_PATTERN,
+    NEXT_PREFIX,
+    SLOT_NAME_PATTERN,
+    START,
+    ActionStep,
+    Branch,
+    CallStep,
+    CollectStep,
+    Flow,
+    LinkStep,
+    NluTrigger,
+    NoopStep,
+    Rejection,
+    SetSlotsStep,
+    Step,
+)
 from tandem.project.yaml import (
     YamlList,
     YamlMap,
     as_list,
     as_map,
     expect,
-    parse_yaml,
     plain,
     where,
 )
-
-# Virtual step ids: a frame starts at START, finishes at END, and NEXT:<id> re-runs <id>.
-START = "START"
-END = "END"
-NEXT_PREFIX = "NEXT:"
-
-FLOW_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]*$")
-SLOT_NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
-
-# Patterns a flow may link to although they are patterns (and even if they were removed).
-ALWAYS_LINKABLE_PATTERNS = frozenset(
-    {"pattern_human_handoff", "pattern_search", "pattern_customer_satisfaction"}
-)
-# ... plus pattern_chitchat, which patterns may link to even when it does not exist.
-LINKABLE_PATTERNS = ALWAYS_LINKABLE_PATTERNS | {"pattern_chitchat"}
-
-_NOWHERE = Source("<unknown>")
-
-
-# -- model ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Branch:
-    """One way out of a step. ``condition`` is None for a static ``next`` and for ``else``."""
-
-    target: str
-    condition: str | None = None
-    source: Source = field(default=_NOWHERE, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A collect step's ``rejections`` entry: if ``condition`` holds, utter ``utter``."""
-
-    condition: str
-    utter: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"if": self.condition, "utter": self.utter}
-
-
-@dataclass(frozen=True, slots=True)
-class NluTrigger:
-    """Start the flow when the top intent is ``intent`` with at least this confidence."""
-
-    intent: str
-    confidence_threshold: float = 0.0
-    source: Source = field(default=_NOWHERE, compare=False, repr=False)
-
-    def matches(self, intent: str | None, confidence: float) -> bool:
-        return intent == self.intent and confidence >= self.confidence_threshold
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Step:
-    id: str
-    next: tuple[Branch, ...] = ()
-    description: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    source: Source = field(default=_NOWHERE, compare=False, repr=False)
-
-    def successor(self, context: Mapping[str, Any], slots: Mapping[str, Any]) -> str | None:
-        """The id of the step to run after this one (spec §7.3), or None at the very end.
-
-        ``if`` branches are tried in order (Jinja-rendered with the context, then evaluated
-        against ``{context, slots}``); failing that, the first ``else`` branch is taken.
-        """
-        document = {"context": context, "slots": slots}
-        for branch in self.next:
-            if branch.condition is not None and _holds(branch.condition, context, document):
-                return branch.target
-        return next((branch.target for branch in self.next if branch.condition is None), None)
-
-
-def _holds(condition: str, context: Mapping[str, Any], document: Mapping[str, Any]) -> bool:
-    try:
-        return evaluate_condition(render_condition(condition, context), document)
-    except ConditionError:
-        return False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActionStep(Step):
-    action: str  # may be a Jinja template such as "{{context.utter}}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CollectStep(Step):
-    collect: str
-    utter: str = ""  # defaults to utter_ask_<slot>
-    ask_before_filling: bool = False
-    reset_after_flow_ends: bool = True
-    rejections: tuple[Rejection, ...] = ()
-    force_slot_filling: bool = False
-    silence_timeout: float | Mapping[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        if not self.utter:
-            object.__setattr__(self, "utter", names.ASK_RESPONSE_PREFIX + self.collect)
-
-    @property
-    def collect_action(self) -> str:
-        return names.ASK_ACTION_PREFIX + self.collect
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkStep(Step):
-    link: str
-
-    def successor(self, context: Mapping[str, Any], slots: Mapping[str, Any]) -> str | None:
-        return END
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallStep(Step):
-    call: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SetSlotsStep(Step):
-    slots: tuple[tuple[str, Any], ...]  # (slot name, literal value) in the written order
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NoopStep(Step):
-    pass
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualStep(Step):
-    """START, END or NEXT:<id>: not written in a flow, made up by ``Flow.step_by_id``."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Flow:
-    id: str
-    description: str
-    steps: tuple[Step, ...]  # every step of the tree, in pre-order; steps[0] runs first
-    name: str = ""  # defaults to the id with "_" and "-" turned into spaces
-    guard: str | None = None  # the flow-level ``if``
-    always_include_in_prompt: bool = False
-    nlu_trigger: tuple[NluTrigger, ...] = ()
-    persisted_slots: tuple[str, ...] = ()
-    run_pattern_completed: bool = True
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    translation: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    file_path: str | None = None
-    fingerprint: str = ""  # hash of the YAML definition, for the flow_hashes slot
-    source: Source = field(default=_NOWHERE, compare=False, repr=False)
-    _index: Mapping[str, Step] = field(init=False, repr=False, compare=False)
-    _collects: tuple[CollectStep, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            object.__setattr__(self, "name", re.sub(r"[_-]", " ", self.id))
-        object.__setattr__(self, "_index", {step.id: step for step in self.steps})
-        collects = tuple(step for step in self.steps if isinstance(step, CollectStep))
-        object.__setattr__(self, "_collects", collects)
-
-    @property
-    def first_step(self) -> Step:
-        return self.steps[0]
-
-    @property
-    def is_pattern(self) -> bool:
-        return self.id.startswith(names.PATTERN_PREFIX)
-
-    @property
-    def collect_steps(self) -> tuple[CollectStep, ...]:
-        """This flow's own collect steps (called flows not included)."""
-        return self._collects
-
-    @property
-    def is_link_only(self) -> bool:
-        """A guard that is false whatever the state (``if: False``): reachable only by link/call."""
-        if self.guard is None:
-            return False
-        try:
-            predicate = Predicate.parse(self.guard)
-        except ConditionSyntaxError:
-            return False
-        return not predicate.variables and not predicate.evaluate({})
-
-    def step_by_id(self, step_id: str) -> Step | None:
-        """The step with this id, a virtual step for START/END/NEXT:<id>, or None if stale.
-
-        Ids stored by the reference before 3.11.4 lack the ``<flow_id>_`` prefix; they are
-        found too.
-        """
-        if step_id == START:
-            return VirtualStep(id=START, next=(Branch(self.first_step.id),))
-        if step_id == END:
-            return VirtualStep(id=END)
-        if step_id.startswith(NEXT_PREFIX):
-            target = step_id[len(NEXT_PREFIX) :]
-            if target == END or target in self._index:
-                return VirtualStep(id=step_id, next=(Branch(target),))
-            return None
-        return self._index.get(step_id) or self._index.get(f"{self.id}_{step_id}")
-
-    def readable_name(self, language: str | None = None) -> str:
-        translated = self.translation.get(language, {}) if language else {}
-        return str(translated.get("name") or self.name or self.id)
-
-    def is_startable(self, context: Mapping[str, Any], slots: Mapping[str, Any]) -> bool:
-        """Whether the guard lets the flow start now (spec §3.6).
-
-        A running flow stays startable while it is on top, whatever its guard says.
-        """
-        if self.guard is None or context.get("flow_id") == self.id:
-            return True
-        return evaluate_condition(self.guard, {"context": context, "slots": slots})
-
-    def triggered_by(self, intent: str | None, confidence: float) -> bool:
-        return any(trigger.matches(intent, confidence) for trigger in self.nlu_trigger)
-
 
 # -- reading flow files ---------------------------------------------------------------------------
 #
@@ -711,263 +496,3 @@ _STEP_READERS = {
     "set_slots": _set_slots_step,
     "noop": _noop_step,
 }
-
-
-# -- all flows of a project -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FlowsList:
-    """The project's flows in order (user flows, then the default patterns not overridden)."""
-
-    flows: tuple[Flow, ...] = ()
-    _by_id: Mapping[str, Flow] = field(init=False, repr=False, compare=False)
-    # The slots some ``collect`` step of some flow (patterns included) asks for.
-    collected_slots: frozenset[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_id", {flow.id: flow for flow in self.flows})
-        collected = frozenset(step.collect for flow in self.flows for step in flow.collect_steps)
-        object.__setattr__(self, "collected_slots", collected)
-
-    @classmethod
-    def build(cls, user_flows: Iterable[Flow], *, with_default_patterns: bool = True) -> FlowsList:
-        """Merge the default patterns into the project's flows and check them all together.
-
-        Patterns are only added when the project has at least one flow; a user flow with a
-        pattern's id replaces that pattern. Raises ``ProjectError`` listing every problem.
-        """
-        problems: list[Problem] = []
-        chosen: dict[str, Flow] = {}
-        for flow in user_flows:
-            if flow.id in chosen:
-                problems.append(
-                    Problem(
-                        flow.source,
-                        f"flow '{flow.id}' is defined twice (also at {chosen[flow.id].source})",
-                        "flow ids must be unique across all flow files",
-                    )
-                )
-            else:
-                chosen[flow.id] = flow
-        flows = list(chosen.values())
-        if with_default_patterns and flows:
-            flows += [pattern for pattern in default_patterns() if pattern.id not in chosen]
-        result = cls(tuple(flows))
-        problems += _cross_flow_problems(result)
-        if problems:
-            raise ProjectError.of(problems)
-        return result
-
-    def __iter__(self) -> Iterator[Flow]:
-        return iter(self.flows)
-
-    def __len__(self) -> int:
-        return len(self.flows)
-
-    def __contains__(self, flow_id: object) -> bool:
-        return flow_id in self._by_id
-
-    def get(self, flow_id: str) -> Flow | None:
-        return self._by_id.get(flow_id)
-
-    @property
-    def user_flows(self) -> tuple[Flow, ...]:
-        return tuple(flow for flow in self.flows if not flow.is_pattern)
-
-    @property
-    def patterns(self) -> tuple[Flow, ...]:
-        return tuple(flow for flow in self.flows if flow.is_pattern)
-
-    @property
-    def fingerprints(self) -> dict[str, str]:
-        """Flow id -> fingerprint: the value of the ``flow_hashes`` slot."""
-        return {flow.id: flow.fingerprint for flow in self.flows}
-
-    def flow_by_nlu_trigger(self, intent: str | None, confidence: float) -> Flow | None:
-        """The first flow (patterns included) whose ``nlu_trigger`` accepts this intent."""
-        return next((flow for flow in self.flows if flow.triggered_by(intent, confidence)), None)
-
-    def called_flows(self, flow: Flow) -> tuple[Flow, ...]:
-        """Flows ``flow`` calls, directly or through other calls, in first-call order."""
-        found: dict[str, Flow] = {}
-
-        def visit(caller: Flow) -> None:
-            for step in caller.steps:
-                target = self._by_id.get(step.call) if isinstance(step, CallStep) else None
-                if target is not None and target.id != flow.id and target.id not in found:
-                    found[target.id] = target
-                    visit(target)
-
-        visit(flow)
-        return tuple(found.values())
-
-
-def _cross_flow_problems(flows: FlowsList) -> list[Problem]:
-    """Spec §3.8 items 10-16."""
-    problems: list[Problem] = []
-    trigger_owners: dict[str, tuple[Flow, NluTrigger]] = {}
-    for flow in flows:
-        for trigger in flow.nlu_trigger:
-            owner, first = trigger_owners.setdefault(trigger.intent, (flow, trigger))
-            if owner is not flow:
-                # Point at the project's own file rather than at a built-in pattern.
-                at = first.source if _is_builtin(flow) else trigger.source
-                problems.append(
-                    Problem(
-                        at,
-                        f"intent '{trigger.intent}' triggers both '{owner.id}' and '{flow.id}'",
-                        "an intent can start only one flow",
-                    )
-                )
-    for flow in flows:
-        for step in flow.steps:
-            if isinstance(step, CallStep):
-                problems += _call_problems(flow, step, flows)
-            elif isinstance(step, LinkStep):
-                problems += _link_problems(flow, step, flows)
-        problems += _persisted_slot_problems(flow, flows)
-    return problems
-
-
-def _call_problems(flow: Flow, step: CallStep, flows: FlowsList) -> list[Problem]:
-    target = flows.get(step.call)
-    if flow.is_pattern:
-        return [
-            Problem(
-                step.source,
-                f"pattern '{flow.id}' cannot call other flows",
-                "patterns may only link",
-            )
-        ]
-    if step.call.startswith(names.PATTERN_PREFIX):
-        return [
-            Problem(
-                step.source,
-                f"flow '{flow.id}' calls pattern '{step.call}'",
-                "patterns cannot be called",
-            )
-        ]
-    if target is None:
-        return [
-            Problem(
-                step.source,
-                f"flow '{flow.id}' calls '{step.call}', which is not a flow",
-                suggest(step.call, [f.id for f in flows.user_flows]),
-            )
-        ]
-    links = [s for s in target.steps if isinstance(s, LinkStep)]
-    if links:
-        return [
-            Problem(
-                step.source,
-                f"'{target.id}' is called here, so it cannot link (it does at {links[0].source})",
-                "turn the link into a call, or link instead of calling",
-            )
-        ]
-    return []
-
-
-def _link_problems(flow: Flow, step: LinkStep, flows: FlowsList) -> list[Problem]:
-    target = step.link
-    if flow.id == "pattern_internal_error":
-        return [Problem(step.source, "pattern_internal_error cannot link to other flows")]
-    if target.startswith(names.PATTERN_PREFIX):
-        if target not in LINKABLE_PATTERNS:
-            return [
-                Problem(
-                    step.source,
-                    f"flow '{flow.id}' links to pattern '{target}'",
-                    "only " + ", ".join(sorted(LINKABLE_PATTERNS)) + " can be linked",
-                )
-            ]
-        if target in flows or target in ALWAYS_LINKABLE_PATTERNS or flow.is_pattern:
-            return []
-    elif target in flows:
-        return []
-    return [
-        Problem(
-            step.source,
-            f"flow '{flow.id}' links to '{target}', which is not a flow",
-            suggest(target, [f.id for f in flows]),
-        )
-    ]
-
-
-def _persisted_slot_problems(flow: Flow, flows: FlowsList) -> list[Problem]:
-    if not flow.persisted_slots:
-        return []
-    filled: set[str] = set()
-    for member in (flow, *flows.called_flows(flow)):
-        for step in member.steps:
-            if isinstance(step, CollectStep):
-                filled.add(step.collect)
-            elif isinstance(step, SetSlotsStep):
-                filled.update(name for name, _ in step.slots)
-    problems = [
-        Problem(
-            flow.source,
-            f"persisted slot '{slot}' is not collected or set by flow '{flow.id}' or its calls",
-            suggest(slot, filled),
-        )
-        for slot in flow.persisted_slots
-        if slot not in filled
-    ]
-    problems += [
-        Problem(
-            step.source,
-            f"flow '{flow.id}' has 'persisted_slots', so 'reset_after_flow_ends' cannot be used",
-            f"add '{step.collect}' to persisted_slots instead",
-        )
-        for step in flow.collect_steps
-        if not step.reset_after_flow_ends
-    ]
-    return problems
-
-
-# -- default patterns -----------------------------------------------------------------------------
-
-_BUILTIN_PATH = "tandem/calm/default_flows.yml"
-
-
-@dataclass(frozen=True, slots=True)
-class DefaultPatternDomain:
-    """Responses and slots the default patterns need; merged into the domain (user wins)."""
-
-    responses: Mapping[str, tuple[Mapping[str, Any], ...]]
-    slots: Mapping[str, Slot]
-
-
-def default_patterns() -> tuple[Flow, ...]:
-    return _defaults()[0]
-
-
-def default_pattern_domain() -> DefaultPatternDomain:
-    return _defaults()[1]
-
-
-def _is_builtin(flow: Flow) -> bool:
-    return flow.file_path == _BUILTIN_PATH
-
-
-@cache
-def _defaults() -> tuple[tuple[Flow, ...], DefaultPatternDomain]:
-    text = resources.files("tandem.calm").joinpath("default_flows.yml").read_text(encoding="utf-8")
-    data = parse_yaml(text, _BUILTIN_PATH)
-    responses = {name: tuple(plain(variations)) for name, variations in data["responses"].items()}
-    slots = {name: _default_slot(name, spec) for name, spec in data["slots"].items()}
-    return tuple(flows_from_yaml(data)), DefaultPatternDomain(responses, slots)
-
-
-def _default_slot(name: str, spec: Mapping[str, Any]) -> Slot:
-    kind = spec["type"]
-    return Slot(
-        name=name,
-        type=kind,
-        mappings=tuple(SlotMapping(type=mapping["type"]) for mapping in spec.get("mappings", ())),
-        initial_value=spec.get("initial_value"),
-        influence_conversation=spec.get("influence_conversation", kind != "any"),
-        values=tuple(spec.get("values", ())),
-        min_value=float(spec.get("min_value", 0.0)),
-        max_value=float(spec.get("max_value", 1.0)),
-    )
