@@ -1,5 +1,5 @@
 """What document search and chitchat share: a policy that answers one kind of non-flow frame
-with a text the LLM writes (spec §4.2, §6.2).
+with a text the LLM writes.
 
 ``action_trigger_search`` / ``action_trigger_chitchat`` push a ``search`` / ``chitchat`` frame
 on top of their pattern, and ``FlowPolicy`` abstains while such a frame is on top. The policy

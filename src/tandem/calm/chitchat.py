@@ -1,7 +1,8 @@
 """``IntentlessPolicy``: free-form small talk written by the LLM.
 
 A project enables it by overriding ``pattern_chitchat`` with ``action: action_trigger_chitchat``
-and listing ``IntentlessPolicy`` under ``policies`` (spec §5.3 rule 5, §6.2). When the
+and listing ``IntentlessPolicy`` under ``policies``; without the policy (or with no responses
+it can use) command cleaning turns a chitchat command into ``CannotHandle``. When the
 ``chitchat`` frame is on top, the policy asks the LLM for a short friendly reply to the
 conversation and says it; if the LLM fails it says ``utter_cannot_handle``. Then
 ``pattern_chitchat`` ends and whatever was interrupted carries on (a question being collected

@@ -1,4 +1,4 @@
-"""The command processor: turns the latest message's commands into events (spec §5.3-§5.5).
+"""The command processor: turns the latest message's commands into events.
 
 It runs once per user message, after slot extraction and before the policies: stale frames
 are dropped, changed flows are detected, the commands are cleaned, reordered and executed.
@@ -25,7 +25,7 @@ from tandem.runtime.assistant import TurnNotes
 
 log = logging.getLogger(__name__)
 
-# Extractors whose SetSlots must belong to a flow that is running or starting (spec §5.5).
+# Extractors whose SetSlots must belong to a flow that is running or starting.
 _CHECKED_EXTRACTORS = frozenset({cmd.LLM, cmd.COMMAND_PAYLOAD_READER, cmd.NLU})
 
 
@@ -145,7 +145,7 @@ class CommandProcessor:
 
 
 def flows_changed(tracker: Tracker, flows: FlowsList) -> bool:
-    """Whether a running flow was removed or edited since its fingerprint was stored (§5.3)."""
+    """Whether a running flow was removed or edited since its fingerprint was stored."""
     stored = tracker.get_slot(names.SLOT_FLOW_HASHES)
     if not isinstance(stored, dict):
         return False
@@ -178,7 +178,7 @@ def _frame_step_exists(frame: st.Frame, flows: FlowsList) -> bool:
 
 
 def execution_order(commands: Sequence[cmd.Command], stack: st.DialogueStack) -> list[cmd.Command]:
-    """Commands in the order they are listed for execution (spec §5.4); they then run in
+    """Commands in the order they are listed for execution; they then run in
     reverse, so the first listed ends up on top of the stack.
 
     With no user flow running, the last StartFlow moves to the end: it is pushed first and
@@ -193,7 +193,7 @@ def execution_order(commands: Sequence[cmd.Command], stack: st.DialogueStack) ->
     return ordered
 
 
-# -- per-command execution (spec §5.5) ----------------------------------------------------------
+# -- per-command execution ----------------------------------------------------------
 
 Executor = Callable[[Any, _Run], list[ev.Event]]
 
@@ -276,7 +276,9 @@ def _set_slot(command: cmd.SetSlot, run: _Run) -> list[ev.Event]:
 
 
 def _allowed_slots(run: _Run) -> set[str]:
-    """Slots the running flows may fill now (spec §5.5 SetSlot step 2)."""
+    """Slots the running flows may fill now: the not ask-before-filling collect slots of the
+    top user flow and of the top flow that was not called, plus the slot a collect or
+    validate pattern on top is working on."""
     stack = run.stack()
     allowed: set[str] = set()
     for frame in (
@@ -356,7 +358,8 @@ def _correct_slots(command: cmd.CorrectSlots, run: _Run) -> list[ev.Event]:
 def _reset_target(
     slot_names: set[str], run: _Run, stack: st.DialogueStack
 ) -> tuple[str | None, str | None]:
-    """The collect step the correction rewinds to (spec §5.5 CorrectSlots step 5)."""
+    """The collect step the correction rewinds to: the earliest already visited step of the
+    top user flow that collects a corrected slot, or the step being asked if it comes earlier."""
     top = stack.top_user_frame()
     if top is None:
         return None, None

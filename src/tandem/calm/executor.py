@@ -1,4 +1,4 @@
-"""The flow executor: walks the flow on top of the stack until a step needs an action (§7).
+"""The flow executor: walks the flow on top of the stack until a step needs an action.
 
 ``advance`` works on a copy of the tracker. Each transition moves the top frame's pointer to
 the next step (one ``stack`` event), runs the step (pushing, popping or inserting frames —
@@ -69,7 +69,7 @@ class FlowExecutor:
         self._actions = frozenset(domain.action_names)
 
     def advance(self, tracker: Tracker) -> Advance:
-        """Run steps until one predicts an action (spec §7.2)."""
+        """Run steps until one predicts an action."""
         work = tracker.copy()
         if not work.stack:
             return Advance(None)
@@ -148,7 +148,7 @@ class FlowExecutor:
         _emit(work, events, [event.with_metadata(tag) for event in produced])
         return action
 
-    # -- steps (spec §7.4) -----------------------------------------------------------------
+    # -- steps -----------------------------------------------------------------
 
     def _run_step(
         self, work: Tracker, stack: st.DialogueStack, flow: Flow, step: Step
@@ -226,7 +226,7 @@ class FlowExecutor:
             metadata["parent_step_id"] = parent["step_id"]
         return ev.FlowStarted(flow_id=flow.id, metadata=metadata)
 
-    # -- the end of a flow (spec §7.6) -----------------------------------------------------
+    # -- the end of a flow -----------------------------------------------------
 
     def _end(
         self,
@@ -319,7 +319,7 @@ def _cancel_top_flow_with_error(stack: st.DialogueStack, flows: FlowsList) -> li
 
 def cancel_top_flow_with_error(tracker: Tracker, flows: FlowsList) -> list[ev.Event]:
     """The events that cancel the running flow and push ``pattern_internal_error``: what
-    CALM does when a custom action fails (spec §7.8)."""
+    CALM does when a custom action fails."""
     stack = st.DialogueStack(tracker.stack)
     before = stack.snapshot()
     own = _cancel_top_flow_with_error(stack, flows)

@@ -1,4 +1,4 @@
-"""Flow retrieval: which flows an LLM prompt offers when there are many (spec §5.2 step 2).
+"""Flow retrieval: which flows an LLM prompt offers when there are many.
 
 Each user flow becomes a short document (``id: description`` plus its collected slots). The
 user's message is compared with every document, and the closest ``num_flows`` are offered,

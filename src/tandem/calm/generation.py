@@ -1,4 +1,4 @@
-"""What every command generator does around its own prediction (spec §2.5, §5.2).
+"""What every command generator does around its own prediction.
 
 The NLUCommandAdapter and the LLM-based generators share these steps (besides stepping aside
 when the NLU system owns the message, ``coexistence.routing.handled_by_nlu``): refusing empty
@@ -38,7 +38,7 @@ def input_error(text: str, max_characters: int) -> Error | None:
 
 
 def startable_flows(tracker: Tracker, flows: FlowsList) -> list[Flow]:
-    """Flows whose guard holds now (spec §3.6); a guard that cannot be evaluated fails."""
+    """Flows whose guard holds now; a guard that cannot be evaluated fails."""
     context = stack_context(tracker.stack)
     return [flow for flow in flows if flow.is_startable(context, tracker.slots)]
 

@@ -1,4 +1,4 @@
-"""LLM command generators: a prompt about the conversation in, commands out (spec §5.2, §5.7).
+"""LLM command generators: a prompt about the conversation in, commands out.
 
 The three single-step generators differ only in their command language (DSL version) and
 default prompt template: ``SingleStepLLMCommandGenerator`` (v1), ``CompactLLMCommandGenerator``
@@ -86,12 +86,16 @@ class LLMCommandGenerator(PromptedLLMComponent):
         if self.retriever is not None:
             await self.retriever.aclose()
 
-    # -- prediction (spec §5.2) ------------------------------------------------------------
+    # -- prediction ------------------------------------------------------------
 
     async def predict_commands(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self,
+        parse_data: dict[str, Any],
+        prior: list[cmd.Command],
+        tracker: Tracker,
+        flows: FlowsList,
+        domain: Domain,
     ) -> list[cmd.Command]:
-        prior = cmd.commands_from_dicts(parse_data.get("commands", []))
         if not flows.user_flows or (self.minimize_num_calls and _prior_suffices(prior, tracker)):
             return prior
         candidates = await self._candidates(parse_data, tracker, flows)
@@ -139,7 +143,7 @@ class LLMCommandGenerator(PromptedLLMComponent):
         chosen = await self.retriever.select(query, tracker, available, active)
         return [flow for flow in available if flow.id in chosen]
 
-    # -- the prompt (spec §5.7.4) ----------------------------------------------------------
+    # -- the prompt ----------------------------------------------------------
 
     def render_prompt(
         self,
@@ -183,7 +187,7 @@ def _asked_slot(tracker: Tracker) -> str | None:
 
 
 def _may_be_set_by_llm(command: cmd.Command, tracker: Tracker, domain: Domain) -> bool:
-    """Whether some mapping of the slot lets it be filled now (spec §5.2 step 6): its intent
+    """Whether some mapping of the slot lets it be filled now: its intent
     filter accepts the previous message's intent and its conditions name the top flow."""
     if not isinstance(command, cmd.SetSlot):
         return True
@@ -207,7 +211,7 @@ def prompt_inputs(
     domain: Domain,
     candidates: Sequence[Flow],
 ) -> dict[str, Any]:
-    """The variables every command prompt template gets (spec §5.7.4)."""
+    """The variables every command prompt template gets."""
     stack = st.DialogueStack(tracker.stack)
     asked = _asked_slot(tracker)
     top = stack.top_flow_frame()

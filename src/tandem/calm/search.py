@@ -1,11 +1,11 @@
 """``EnterpriseSearchPolicy``: answers knowledge questions from the project's documents.
 
 A project sends knowledge questions here by overriding ``pattern_search`` with a step
-``action: action_trigger_search`` (spec §6.2). The policy finds the passages closest to the
-user's question in the document folder, asks the LLM to answer from them, and says the answer
-(spec §4.2). With no relevant passage it says ``utter_no_relevant_answer_found``; when the LLM
+``action: action_trigger_search``. The policy finds the passages closest to the
+user's question in the document folder, asks the LLM to answer from them, and says the answer.
+With no relevant passage it says ``utter_no_relevant_answer_found``; when the LLM
 fails, ``utter_internal_error_rasa``. After the answer ``pattern_search`` ends, which offers
-to resume an interrupted flow or runs ``pattern_completed`` (spec §7.6).
+to resume an interrupted flow or runs ``pattern_completed``.
 
 Config keys (defaults):
 
