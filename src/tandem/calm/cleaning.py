@@ -1,4 +1,4 @@
-"""Command cleaning (spec §5.3) and how generators combine their commands (spec §5.2).
+"""Command cleaning and how generators combine their commands.
 
 Generators say what a message means without looking closely at the conversation; cleaning
 makes their commands fit it before they run: a new value for a slot that was filled earlier
@@ -63,7 +63,7 @@ _AT_MOST_ONCE = (CannotHandle, RepeatBotMessages, ChitChatAnswer)
 
 
 def should_slot_be_set(slot: Slot, command: SetSlot, clean_so_far: Sequence[Command]) -> bool:
-    """Whether ``slot``'s mappings let ``command``'s extractor fill it (spec §5.6).
+    """Whether ``slot``'s mappings let ``command``'s extractor fill it.
 
     LLM values are refused for NLU-only slots and NLU values for LLM-only slots; nobody may
     set controlled-only slots by command; and an LLM value does not override an NLU value
@@ -93,7 +93,7 @@ def clean_commands(
     chitchat_available: bool = False,
     rejections: list[dict[str, Any]] | None = None,
 ) -> list[Command]:
-    """``commands`` made fit for the current conversation (spec §5.3).
+    """``commands`` made fit for the current conversation.
 
     ``chitchat_available``: an IntentlessPolicy is configured and has responses to use, so a
     ``pattern_chitchat`` that runs ``action_trigger_chitchat`` can answer. ``rejections``,
@@ -298,7 +298,7 @@ def _first_of_each(commands: Iterable[Command], kinds: tuple[type[Command], ...]
     return kept
 
 
-# -- merging with the commands of earlier generators (spec §5.2) ---------------------------------
+# -- merging with the commands of earlier generators ---------------------------------
 
 
 def merge_nlu_commands(prior: Sequence[Command], nlu_commands: Sequence[Command]) -> list[Command]:

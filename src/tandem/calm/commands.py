@@ -1,4 +1,4 @@
-"""The command catalogue (spec §5.1): what command generators say a message means.
+"""The command catalogue: what command generators say a message means.
 
 Commands travel as JSON dicts in ``parse_data["commands"]``, each with a ``command``
 discriminator. ``command_from_dict`` reads one back (unknown or malformed dicts give None
@@ -233,9 +233,9 @@ COMMAND_TYPES: dict[str, type[Command]] = {
     )
 }
 
-# Commands whose answer is free-form text; cleaning keeps them at the front (spec §5.3).
+# Commands whose answer is free-form text; cleaning keeps them at the front.
 FREE_FORM_ANSWERS = (ChitChatAnswer, KnowledgeAnswer)
-# Commands that only steer the session; they do not route a message to CALM (spec §1.3).
+# Commands that only steer the session; they do not route a message to CALM.
 SYSTEM_COMMANDS = (SessionStart, SessionEnd, Restart)
 
 

@@ -1,9 +1,9 @@
-"""Reading an LLM completion as CALM commands, in the three command DSLs (spec §5.7).
+"""Reading an LLM completion as CALM commands, in the three command DSLs.
 
 The LLM answers with one action per line. Each DSL version is a declarative table: command
 class -> regex + builder, in the reference's class order. Every line is searched with every
 pattern of the table, so one line can yield several commands (in table order, not in textual
-order); lines nothing matches are ignored. Builders also post-process (§5.7.1): the LLM may
+order); lines nothing matches are ignored. Builders also post-process: the LLM may
 only start user flows, null-ish slot values mean "unset", and a clarification offering
 a single flow is really a start of that flow.
 """
@@ -165,10 +165,10 @@ _V2: Mapping[type[Command], _Rule] = {
     RepeatBotMessages: _Rule(_whole_line("repeat message"), _constant(RepeatBotMessages())),
 }
 
-# v3 only renames the knowledge action. Its prompt no longer offers "offtopic reply" (spec
-# §5.1: "(not offered)"), but the table keeps that wording apart from "—", the mark of an
-# action a version does not parse, and §5.7.3 lists "offtopic reply" in the grammar shared
-# by v2 and v3; so v3 still reads it as chitchat rather than dropping a clear answer.
+# v3 only renames the knowledge action. Its prompt no longer offers "offtopic reply", but
+# the reference documents chitchat for v3 as "not offered" rather than "not parsed", and
+# its v2/v3 grammar still has "offtopic reply"; so v3 still reads it as chitchat rather
+# than dropping a clear answer.
 _V3: Mapping[type[Command], _Rule] = {
     **_V2,
     KnowledgeAnswer: _Rule(_whole_line("search and reply"), _constant(KnowledgeAnswer())),

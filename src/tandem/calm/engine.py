@@ -101,7 +101,7 @@ def _closeables(components: Sequence[CommandComponent]) -> list[Any]:
 
 
 class CalmFailureHandler:
-    """A failed custom action cancels the running flow behind an internal error (§7.8)."""
+    """A failed custom action cancels the running flow behind an internal error."""
 
     def __init__(self, flows: FlowsList, domain: Domain) -> None:
         self.flows = flows
@@ -116,7 +116,8 @@ class CalmFailureHandler:
 
 
 def calm_max_predictions(tracker: Tracker) -> int:
-    """The per-turn cap on actions in a CALM assistant (spec §1.4)."""
+    """The per-turn cap on actions in a CALM assistant; a turn the NLU system handles keeps
+    the NLU system's cap."""
     if not calm_abstains(tracker):
         limit = int(os.environ.get("MAX_NUMBER_OF_PREDICTIONS_CALM", MAX_PREDICTIONS_CALM_DEFAULT))
     else:

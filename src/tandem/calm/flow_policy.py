@@ -1,4 +1,4 @@
-"""``FlowPolicy``: the policy that runs flows (spec §7.1)."""
+"""``FlowPolicy``: the policy that runs flows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The default actions CALM's patterns run (spec §6.5) and the ``flow_<id>`` actions (§2.10).
+"""The default actions CALM's patterns run and the ``flow_<id>`` actions.
 
 Most of them rearrange the dialogue stack: each works on a ``DialogueStack`` copy of
 ``tracker.stack`` and returns the ``stack`` event of its changes, plus the slot, flow
@@ -94,7 +94,7 @@ def _violated_rejection(
 ) -> str | None:
     """The response of the first rejection whose condition holds for ``value``.
 
-    Conditions see only the collected slot (spec §3.5); one that cannot be rendered or
+    Conditions see only the collected slot; one that cannot be rendered or
     evaluated counts as violated, with the internal-error response.
     """
     document = {"slots": {slot: value}}
@@ -114,8 +114,7 @@ def _violated_rejection(
 
 
 async def _correct_flow_slot(tracker: Tracker, context: ActionContext) -> list[ev.Event]:
-    """Rewind the stack to the step the correction resets to, then set the corrected slots
-    (spec §4.8)."""
+    """Rewind the stack to the step the correction resets to, then set the corrected slots."""
     frame = _top(tracker, st.CORRECTION)
     if frame is None:
         return []
@@ -218,7 +217,7 @@ async def _clean_stack(tracker: Tracker, context: ActionContext) -> list[ev.Even
     return stack.events_since(tracker.stack)
 
 
-# -- after an interruption (spec §4.6) -----------------------------------------------------
+# -- after an interruption -----------------------------------------------------
 
 
 async def _continue_interrupted_flow(tracker: Tracker, context: ActionContext) -> list[ev.Event]:
@@ -346,7 +345,7 @@ async def _hangup(tracker: Tracker, context: ActionContext) -> list[ev.Event]:
     return [ev.SessionEnded()]
 
 
-# -- flow_<id> (spec §2.10) ----------------------------------------------------------------
+# -- flow_<id> ----------------------------------------------------------------
 
 
 class FlowAction(Action):

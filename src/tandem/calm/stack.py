@@ -1,6 +1,6 @@
 """The dialogue stack: frames, the queries the engine asks of them, and their ``stack`` events.
 
-Frames are kept in their serialised form (spec §4.1): plain dicts with ``frame_id``,
+Frames are kept in their serialised form: plain dicts with ``frame_id``,
 ``type`` and, for flow-like frames, ``flow_id`` and ``step_id``. That is exactly what the
 tracker replays from ``stack`` events and what the action server sees, so nothing needs
 converting. ``DialogueStack`` is a working copy: the engine changes it and then asks
@@ -28,7 +28,7 @@ FLOW = "flow"
 CHITCHAT = "chitchat"
 SEARCH = "search"
 
-# ``frame_type`` of user flow frames (spec §4.3).
+# ``frame_type`` of user flow frames.
 REGULAR = "regular"
 INTERRUPT = "interrupt"
 LINK = "link"
@@ -82,7 +82,7 @@ def new_frame_id() -> str:
 
 
 def flow_frame(flow_id: str, frame_type: str = REGULAR, step_id: str = START) -> Frame:
-    """A user flow frame (also used for patterns reached by ``link``, spec §4.7)."""
+    """A user flow frame (also used for patterns reached by ``link``)."""
     return {
         "frame_id": new_frame_id(),
         "flow_id": flow_id,
@@ -133,7 +133,7 @@ def is_ending(frame: Mapping[str, Any]) -> bool:
 
 
 def stack_context(frames: list[Frame]) -> dict[str, Any]:
-    """``context`` of conditions and responses: the top frame (spec §4.4).
+    """``context`` of conditions and responses: the top frame.
 
     While a slot is being collected the frame below is merged over the collect pattern's
     frame, so ``context.flow_id`` and ``context.step_id`` name the user flow's collect step.
@@ -178,7 +178,7 @@ class DialogueStack:
         self.frames.append(frame)
 
     def push_below_top(self, frame: Frame) -> None:
-        """Insert ``frame`` directly below the top frame (links, spec §4.7)."""
+        """Insert ``frame`` directly below the top frame (links)."""
         self.frames.insert(max(len(self.frames) - 1, 0), frame)
 
     def pop(self) -> Frame:
@@ -196,7 +196,7 @@ class DialogueStack:
             if is_user_frame(frame):
                 return
 
-    # -- queries (spec §4.5) -------------------------------------------------------------------
+    # -- queries -------------------------------------------------------------------
 
     def top_flow_frame(
         self, *, include_collect: bool = False, include_call: bool = False
@@ -241,7 +241,7 @@ class DialogueStack:
         return False
 
     def active_user_flows(self) -> list[str]:
-        """Flows of user frames from the top down to the first non-``call`` one (spec §5.2)."""
+        """Flows of user frames from the top down to the first non-``call`` one."""
         found = []
         for frame in reversed(self.frames):
             if is_user_frame(frame):
@@ -252,7 +252,7 @@ class DialogueStack:
 
     def frame_group(self, frame: Frame) -> list[Frame]:
         """``frame`` and every frame above it up to the next regular/interrupt user frame:
-        what belongs to that flow (its patterns, links and calls; spec §4.6)."""
+        what belongs to that flow (its patterns, links and calls)."""
         start = self.frames.index(frame)
         group = [frame]
         for above in self.frames[start + 1 :]:
@@ -263,7 +263,7 @@ class DialogueStack:
 
     def frames_to_cancel(self) -> list[str]:
         """Ids of the frames a cancellation winds down: from the top down to and including
-        the first user flow frame that was not called (spec §5.5 CancelFlow)."""
+        the first user flow frame that was not called."""
         ids = []
         for frame in reversed(self.frames):
             ids.append(frame["frame_id"])
@@ -280,7 +280,7 @@ class DialogueStack:
         ]
 
     def resume(self, flow_id: str) -> Frame | None:
-        """Move the frame group of user flow ``flow_id`` to the top (spec §4.6).
+        """Move the frame group of user flow ``flow_id`` to the top.
 
         Afterwards every regular user frame is an interrupt frame except the lowest user
         frame, which is regular. Returns the resumed frame, or None if the flow is not here.
