@@ -1,4 +1,4 @@
-"""Commands from classic NLU output: intents and entities instead of an LLM (spec §8, §1.3).
+"""Commands from classic NLU output: intents and entities instead of an LLM.
 
 An intent that is a flow's ``nlu_trigger`` starts that flow (or, for a pattern, issues the
 pattern's command); entities and intents fill the slots of collect steps through the slots'
@@ -60,7 +60,7 @@ PATTERN_COMMANDS: Mapping[str, type[Command]] = {
 
 
 class NLUCommandAdapter:
-    """The pipeline component (spec §8.3). The checks every generator shares (routing,
+    """The pipeline component. The checks every generator shares (routing,
     input length, guards, forced slot filling) run around ``predict_commands``."""
 
     name = "NLUCommandAdapter"
@@ -101,7 +101,7 @@ class NLUCommandAdapter:
 def convert_nlu_to_commands(
     parse_data: Mapping[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
 ) -> list[Command]:
-    """The commands a message's intent and entities stand for (spec §8.2).
+    """The commands a message's intent and entities stand for.
 
     At most one flow is triggered (flow validation allows an intent in one trigger only);
     then come the slots the message fills.
@@ -155,7 +155,7 @@ def _fillable_slots(tracker: Tracker, flows: FlowsList) -> set[str]:
 def commands_for_intent_message(
     parse_data: Mapping[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
 ) -> list[Command]:
-    """Commands of a message whose intent was given directly (``/intent``, spec §1.3 step 5).
+    """Commands of a message whose intent was given directly (``/intent``).
 
     No guards and no cleaning: the intent is taken at its word. In an undecided coexistence
     session the message also decides the routing: CALM if it converted to anything but
@@ -179,7 +179,7 @@ _NO_VALUE_WORDS = frozenset({"none", "null", "undefined"})
 
 
 def parse_set_slots(text: str, domain: Domain) -> list[SetSlot] | None:
-    """The SetSlots of a ``/SetSlots(name=value, other=[a, b])`` message (spec §1.3 step 2).
+    """The SetSlots of a ``/SetSlots(name=value, other=[a, b])`` message.
 
     None if ``text`` is no such message. A message naming a slot the domain lacks, or with
     more than ten ``=``, sets nothing (an empty list).

@@ -1,4 +1,4 @@
-"""How a CALM assistant reads a message (spec §1.3): text to parse data with ``commands``.
+"""How a CALM assistant reads a message: text to parse data with ``commands``.
 
 In order: a collect step that forces slot filling takes the whole text as the slot's value;
 ``/SetSlots(...)`` sets slots; ``/intent{...}`` names the intent directly. Each of these
@@ -53,7 +53,7 @@ class CommandComponent(Protocol):
 
 
 class GeneratorStep:
-    """A command generator with the checks every generator runs (spec §5.2)."""
+    """A command generator with the checks every generator runs."""
 
     def __init__(self, generator: CommandGenerator) -> None:
         self.generator = generator
@@ -86,7 +86,7 @@ def forced_slot_filter(
     rejections: list[dict[str, Any]] | None = None,
 ) -> list[cmd.Command]:
     """After a flow changed, only the code-change command counts; while a collect step
-    forces slot filling, only SetSlots of its slot do (spec §5.2 step 6). ``rejections``,
+    forces slot filling, only SetSlots of its slot do. ``rejections``,
     if given, gets a ``rejection`` for each command dropped."""
     found = [] if rejections is None else rejections
     if flows_changed(tracker, flows):

@@ -1,4 +1,4 @@
-"""Routers: which system, CALM or the NLU-based one, handles a message (spec §2.3, §2.4).
+"""Routers: which system, CALM or the NLU-based one, handles a message.
 
 A router runs in the pipeline after the intent classifier and before the command
 generators. It leaves its decision as the message's commands: ``[]`` for CALM (the command
@@ -91,7 +91,7 @@ def _required(options: Mapping[str, Any], entry: str, key: str, router: str) -> 
 
 
 class IntentBasedRouter(Router):
-    """Routes by the message's intent (spec §2.3)."""
+    """Routes by the message's intent."""
 
     name = "IntentBasedRouter"
 
@@ -135,7 +135,7 @@ _ANSWERS = {"A": CALM, "B": NLU_NON_STICKY, "C": NLU_STICKY}
 
 
 class LLMBasedRouter(Router, PromptedLLMComponent):
-    """Asks an LLM which of three described assistants should answer (spec §2.4)."""
+    """Asks an LLM which of three described assistants should answer."""
 
     name = "LLMBasedRouter"
 
