@@ -27,6 +27,7 @@ from tandem.calm.commands import (
     SetSlot,
     StartFlow,
     commands_as_dicts,
+    commands_from_dicts,
 )
 from tandem.calm.generation import filter_startable, input_error
 from tandem.calm.nlu_adapter import (
@@ -277,7 +278,10 @@ async def predict(
     flows: FlowsList = FLOWS,
 ) -> list[Command]:
     adapter = NLUCommandAdapter({})
-    return await adapter.predict_commands(parse_data, tracker or tracker_of(domain), flows, domain)
+    prior = commands_from_dicts(parse_data.get("commands", []))
+    return await adapter.predict_commands(
+        parse_data, prior, tracker or tracker_of(domain), flows, domain
+    )
 
 
 def test_adapter_options() -> None:

@@ -308,7 +308,7 @@ class Chat:
         tracker = Tracker("router", domain.slots, [ev.SlotSet(name=ROUTING, value=routed)])
         parse_data = await NLU(UserMessage(text, "router"), tracker)
         router = router or self.router
-        commands = await router.process(parse_data, tracker, self.parser.flows, domain)
+        commands = await router.process(parse_data, [], tracker, self.parser.flows, domain)
         return cmd.commands_as_dicts(commands), parse_data[EVENT_METADATA]["routing"]
 
 

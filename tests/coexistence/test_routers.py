@@ -135,7 +135,7 @@ async def test_a_router_needs_the_routing_slot_and_its_settings(open_chat: OpenC
     parse_data = await NLU(UserMessage("hi", "no slot"), without_slot)
     with pytest.raises(RouterConfigError, match=f"without the slot '{ROUTING}'"):
         await chat.router.process(
-            parse_data, without_slot, chat.parser.flows, chat.processor.assistant.domain
+            parse_data, [], without_slot, chat.parser.flows, chat.processor.assistant.domain
         )
 
     with pytest.raises(RouterConfigError, match=r"`nlu_entry\.non_sticky`"):

@@ -89,9 +89,13 @@ class LLMCommandGenerator(PromptedLLMComponent):
     # -- prediction ------------------------------------------------------------
 
     async def predict_commands(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self,
+        parse_data: dict[str, Any],
+        prior: list[cmd.Command],
+        tracker: Tracker,
+        flows: FlowsList,
+        domain: Domain,
     ) -> list[cmd.Command]:
-        prior = cmd.commands_from_dicts(parse_data.get("commands", []))
         if not flows.user_flows or (self.minimize_num_calls and _prior_suffices(prior, tracker)):
             return prior
         candidates = await self._candidates(parse_data, tracker, flows)

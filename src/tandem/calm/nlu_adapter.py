@@ -33,7 +33,6 @@ from tandem.calm.commands import (
     SkipQuestion,
     StartFlow,
     UserSilence,
-    commands_from_dicts,
 )
 from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, filter_startable, rejections_of
 from tandem.calm.stack import stack_context
@@ -74,10 +73,15 @@ class NLUCommandAdapter:
         self.chitchat_available = chitchat_available
 
     async def predict_commands(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self,
+        parse_data: dict[str, Any],
+        prior: list[Command],
+        tracker: Tracker,
+        flows: FlowsList,
+        domain: Domain,
     ) -> list[Command]:
-        """The message's commands: the ones already on it, overruled by the NLU's own."""
-        prior = commands_from_dicts(parse_data.get("commands") or ())
+        """The message's commands: the earlier components' (``prior``), overruled by the
+        NLU's own."""
         if not flows:
             return prior
         rejections = rejections_of(parse_data)

@@ -36,19 +36,30 @@ class CommandGenerator(Protocol):
     max_characters: int
 
     async def predict_commands(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self,
+        parse_data: dict[str, Any],
+        prior: list[cmd.Command],
+        tracker: Tracker,
+        flows: FlowsList,
+        domain: Domain,
     ) -> list[cmd.Command]:
-        """The message's commands, given those already on it (``parse_data["commands"]``)."""
+        """The message's commands, given those of the components before it (``prior``)."""
 
 
 class CommandComponent(Protocol):
-    """Anything that runs after the NLU components and rewrites ``parse_data["commands"]``:
-    routers and command generators, in pipeline order."""
+    """Anything that runs after the NLU components and turns the message's commands so far
+    into its new ones: routers and command generators, in pipeline order. Commands stay typed
+    through them; the parse writes them as JSON once, at its end."""
 
     name: str
 
     async def process(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self,
+        parse_data: dict[str, Any],
+        commands: list[cmd.Command],
+        tracker: Tracker,
+        flows: FlowsList,
+        domain: Domain,
     ) -> list[cmd.Command]: ...
 
 
@@ -60,16 +71,22 @@ class GeneratorStep:
         self.name = generator.name
 
     async def process(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self,
+        parse_data: dict[str, Any],
+        prior: list[cmd.Command],
+        tracker: Tracker,
+        flows: FlowsList,
+        domain: Domain,
     ) -> list[cmd.Command]:
-        prior = cmd.commands_from_dicts(parse_data.get("commands", []))
         if handled_by_nlu(tracker, prior):
             return prior
         error = input_error(parse_data.get("text") or "", self.generator.max_characters)
         if error is not None:
             return [error]
         try:
-            commands = await self.generator.predict_commands(parse_data, tracker, flows, domain)
+            commands = await self.generator.predict_commands(
+                parse_data, prior, tracker, flows, domain
+            )
         except Exception:  # a failing generator must not take the conversation down
             log.exception("%s failed; the message gets no commands from it.", self.name)
             return []
@@ -147,15 +164,17 @@ class CalmMessageParser:
             message = replace(message, text=text.lstrip("/ \t"))
         parse_data = await self.nlu(message, tracker)
         parse_data["text"] = text
-        parse_data.setdefault("commands", [])
+        commands = cmd.commands_from_dicts(parse_data.get("commands", []))
         sources = noted(parse_data, "command_sources")
         for component in self.components:
-            before = parse_data["commands"]
-            commands = await component.process(parse_data, tracker, self.flows, self.domain)
-            parse_data["commands"] = cmd.commands_as_dicts(commands)
-            added = [c for c in parse_data["commands"] if c not in before]
+            given = await component.process(parse_data, commands, tracker, self.flows, self.domain)
+            added = [c for c in given if c not in commands]
             if added:
-                sources.append({"component": component.name, "commands": added})
+                sources.append(
+                    {"component": component.name, "commands": cmd.commands_as_dicts(added)}
+                )
+            commands = given
+        parse_data["commands"] = cmd.commands_as_dicts(commands)
         return parse_data
 
     def _direct(self, text: str, tracker: Tracker) -> dict[str, Any] | None:

@@ -55,8 +55,14 @@ class Router(ABC):
     name = "Router"
 
     async def process(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self,
+        parse_data: dict[str, Any],
+        prior: list[cmd.Command],
+        tracker: Tracker,
+        flows: FlowsList,
+        domain: Domain,
     ) -> list[cmd.Command]:
+        """The router's commands, which replace whatever the message had (``prior``)."""
         if not is_coexistence(tracker):
             raise RouterConfigError(
                 f"{self.name} ran for a conversation without the slot '{names.ROUTING_SLOT}'"
