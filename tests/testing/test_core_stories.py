@@ -197,6 +197,18 @@ def test_e2e_compares_the_nlu_with_the_story(
     assert report["inform"]["recall"] == 1.0  # entities fail the story, not the intent
 
 
+def test_max_stories_and_the_warnings_file(
+    restaurant: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["test", "core", "--max-stories", "2", "--out", "two"]) == 0
+    assert "Stories: 2 passed, 0 failed (of 2)" in capsys.readouterr().out
+    assert _report(restaurant, "two")["conversation_accuracy"]["total"] == 2  # type: ignore[index]
+    warnings = (restaurant / "two" / "stories_with_warnings.yml").read_text()
+    assert warnings.startswith("# No test story had a warning")
+    assert main(["test", "core", "--no-warnings", "--out", "quiet"]) == 0
+    assert not (restaurant / "quiet" / "stories_with_warnings.yml").exists()
+
+
 def test_e2e_reads_only_test_files(restaurant: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy(restaurant / "wrong" / "test_wrong_action.yml", restaurant / "stories.yml")
     assert main(["test", "core", "--stories", "stories.yml"]) == 0

@@ -1,8 +1,9 @@
 """``tandem test core``: replay test stories against the dialogue policies of a model.
 
 Each story is replayed teacher-forced (``tandem.testing.stories``); ``--e2e`` also scores
-the NLU's reading of each user text. Writes, into ``--out``: ``story_report.json`` and
-``failed_test_stories.yml`` (``successful_test_stories.yml`` with ``--successes``); prints
+the NLU's reading of each user text. Writes, into ``--out``: ``story_report.json``,
+``failed_test_stories.yml``, ``stories_with_warnings.yml`` (``successful_test_stories.yml``
+with ``--successes``); prints
 the stories that failed (file:line of each wrong step) and the accuracies. The exit status
 is 0 even when stories fail, as the reference's, unless ``--fail-on-prediction-errors``;
 it is 1 when the stories or the model cannot be read.
@@ -23,6 +24,13 @@ if TYPE_CHECKING:
 
 FAILED_FILE = "failed_test_stories.yml"
 SUCCESS_FILE = "successful_test_stories.yml"
+# Stories in which action_unlikely_intent was predicted: only the reference's
+# UnexpecTEDIntentPolicy predicts it, and Tandem has none, so the file says so.
+WARNINGS_FILE = "stories_with_warnings.yml"
+NO_WARNINGS = (
+    "No test story had a warning: action_unlikely_intent is never predicted "
+    "(Tandem has no UnexpecTEDIntentPolicy)."
+)
 REPORT_FILE = "story_report.json"
 
 
@@ -45,8 +53,17 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         help="also compare the NLU's intent and entities of each user text with the story's "
         "(reads only files named test_*)",
     )
+    parser.add_argument(
+        "--max-stories", type=int, metavar="N", help="test only the first N stories"
+    )
     parser.add_argument("--successes", action="store_true", help=f"also write {SUCCESS_FILE}")
     parser.add_argument("--no-errors", action="store_true", help=f"do not write {FAILED_FILE}")
+    parser.add_argument("--no-warnings", action="store_true", help=f"do not write {WARNINGS_FILE}")
+    parser.add_argument(
+        "--endpoints",
+        help="accepted for compatibility: stories are replayed teacher-forced, so no action "
+        "runs and no endpoint is needed",
+    )
     parser.add_argument(
         "--fail-on-prediction-errors",
         action="store_true",
@@ -81,7 +98,14 @@ def run(args: argparse.Namespace) -> int:
 
     results = asyncio.run(_replay_all(assistant, cases, e2e=args.e2e))
     report = story_report(results)
-    _write(results, report, Path(args.out), successes=args.successes, errors=not args.no_errors)
+    _write(
+        results,
+        report,
+        Path(args.out),
+        successes=args.successes,
+        errors=not args.no_errors,
+        warnings=not args.no_warnings,
+    )
     _print(results, report)
     print(f"\nReports written to {args.out}/")
     failed = any(result.failed for result in results)
@@ -101,7 +125,8 @@ def _cases(args: argparse.Namespace, assistant: Assistant) -> list[StoryCase]:
     )
     for warning in warnings:
         print(warning, file=sys.stderr)
-    return story_cases(stories, assistant.domain)
+    cases = story_cases(stories, assistant.domain)
+    return cases if args.max_stories is None else cases[: max(args.max_stories, 0)]
 
 
 async def _replay_all(
@@ -122,6 +147,7 @@ def _write(
     *,
     successes: bool,
     errors: bool,
+    warnings: bool,
 ) -> None:
     from tandem.testing.stories import stories_yaml
 
@@ -131,6 +157,8 @@ def _write(
     if errors:
         failed = [result for result in results if result.failed]
         (out / FAILED_FILE).write_text(stories_yaml(failed, "No test story failed."), "utf-8")
+    if warnings:
+        (out / WARNINGS_FILE).write_text(stories_yaml([], NO_WARNINGS), "utf-8")
     if successes:
         passed = [result for result in results if not result.failed]
         (out / SUCCESS_FILE).write_text(stories_yaml(passed, "No test story passed."), "utf-8")
