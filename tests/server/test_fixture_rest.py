@@ -86,3 +86,23 @@ def test_the_restaurant_form_books_a_table_over_rest(
             "A table for 5 (italian cuisine), outside: True. Note: I am allergic to nuts",
         ]
         assert say(port, "g", "thanks a lot") == ["You are welcome :)"]
+
+
+FINANCIAL = FIXTURE.parent / "financial_nested"
+
+
+def test_the_financial_forms_ask_over_rest(tmp_path: Path) -> None:
+    """The financial fixture (nested domain folder, three data paths, data-file responses, two
+    forms) served by ``tandem run``: its rules answer, and the transfer form asks for what it
+    lacks, confirms with the values it filled from the entities, and asks again after a
+    message that is no answer."""
+    project = Path(shutil.copytree(FINANCIAL, tmp_path / "financial"))
+    with contextlib.chdir(project):
+        assert main(["train", "--fixed-model-name", "m"]) == 0
+    with running(project) as port:
+        assert say(port, "u", "hi") == ["Hi, I am your banking assistant."]
+        assert say(port, "u", "I want to send money") == ["Who should get the money?"]
+        assert say(port, "u", "to Bob") == ["How much should I send?"]
+        assert say(port, "u", "75 dollars") == ["Send 75 to Bob?"]
+        # Not an answer: the form rejects it, the rule answers, the form asks again.
+        assert say(port, "u", "bye") == ["Goodbye!", "Send 75 to Bob?"]
