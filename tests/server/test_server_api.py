@@ -433,3 +433,49 @@ async def test_cors_answers_preflights_and_tags_responses_for_allowed_origins(
     anyone = await make_client(cors=["*"])
     response = await anyone.get("/", headers={"Origin": "https://any.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "reason"),
+    [
+        ("/model/parse", {"text": 5}, "'text' must be a string."),
+        ("/model/parse", {"text": None}, "'text' is missing from the request body."),
+        ("/conversations/b/execute", {"name": "x", "confidence": True}, "must be a number"),
+        ("/conversations/b/trigger_intent", {"name": "greet", "entities": "x"}, "or a list"),
+        ("/conversations/b/trigger_intent", {"name": "greet", "entities": [{}]}, "'entity'"),
+        ("/conversations/b/messages", {"text": "x"}, "sender 'None'"),
+        (
+            "/conversations/b/messages",
+            {"text": "x", "sender": "user", "parse_data": {"intent": 3}},
+            "'parse_data.intent' must be an object.",
+        ),
+        ("/webhooks/rest/webhook", {"message": ["hi"]}, "'message' must be a string."),
+        ("/conversations/b/tracker/events", {"event": "slot", "name": 1}, "'name' must be"),
+    ],
+)
+async def test_bodies_are_checked_against_their_models_with_the_reason(
+    client: TestClient, path: str, body: dict, reason: str
+) -> None:
+    response = await assert_error(await client.post(path, json=body), 400, "BadRequest")
+    assert reason in response["message"]
+
+
+async def test_the_openapi_bodies_are_the_models_the_server_checks(make_client) -> None:
+    description = await (await (await make_client(inspect=True)).get("/openapi.json")).json()
+    schemas = description["components"]["schemas"]
+    messages = description["paths"]["/conversations/{conversation_id}/messages"]["post"]
+    body = messages["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/MessageRequest"}
+    assert schemas["MessageRequest"]["required"] == ["text", "sender"]
+    # Events: one schema per event type, told apart by `event`.
+    assert schemas["Event"]["discriminator"]["propertyName"] == "event"
+    assert schemas["Event"]["discriminator"]["mapping"]["slot"].endswith("/SlotSetEvent")
+    assert schemas["SlotSetEvent"]["properties"]["name"]["type"] == "string"
+    # The inspector's data routes are described when it is served.
+    assert {
+        "/inspect/api/conversations",
+        "/inspect/api/conversations/{conversation_id}",
+        "/inspect/api/conversations/{conversation_id}/stream",
+        "/inspect/api/conversations/{conversation_id}/e2e.yml",
+        "/inspect/api/flows/{flow_id}.svg",
+    } <= set(description["paths"])

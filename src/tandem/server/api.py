@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,16 @@ from tandem.server.requests import (
     conversation_id,
     float_parameter,
     include_events,
-    optional_field,
+    read_body,
     read_json,
-    read_object,
-    required_field,
+)
+from tandem.server.schemas import (
+    Entity,
+    ExecuteRequest,
+    LoadModelRequest,
+    MessageRequest,
+    ParseRequest,
+    TriggerIntentRequest,
 )
 
 log = logging.getLogger(__name__)
@@ -133,26 +140,16 @@ async def replace_events(request: web.Request) -> web.StreamResponse:
 async def add_message(request: web.Request) -> web.StreamResponse:
     sender = conversation_id(request)
     verbosity = include_events(request)
-    body = await read_object(request)
-    author = body.get("sender")
-    if author != "user":
-        raise bad_request(
-            "Only user messages can be passed to this endpoint; "
-            f"messages of sender '{author}' cannot be handled.",
-            {"parameter": "sender", "in": "body"},
-        )
-    text = required_field(body, "text", str)
-    parse_data = optional_field(body, "parse_data", dict)
-    if parse_data is not None:
-        problem = event_input.parse_data_problem(parse_data)
-        if problem is not None:
-            raise bad_request(problem)
+    body = await read_body(request, MessageRequest)
     message = UserMessage(
-        text,
+        body.text,
         sender,
-        input_channel=optional_field(body, "input_channel", str),
-        metadata=optional_field(body, "metadata", dict) or {},
-        parse_data=parse_data,
+        input_channel=body.input_channel,
+        metadata=body.metadata or {},
+        # Passed on as sent: only the keys the client gave, unknown ones too.
+        parse_data=None
+        if body.parse_data is None
+        else body.parse_data.model_dump(exclude_unset=True),
     )
     async with context(request).slot.use() as processor:
         result = await processor.log_message(message)
@@ -163,9 +160,9 @@ async def add_message(request: web.Request) -> web.StreamResponse:
 async def trigger_intent(request: web.Request) -> web.StreamResponse:
     sender = conversation_id(request)
     verbosity = include_events(request)
-    body = await read_object(request)
-    intent = required_field(body, "name", str)
-    entities = _entity_values(optional_field(body, "entities", (dict, list)))
+    body = await read_body(request, TriggerIntentRequest)
+    intent = body.name
+    entities = _entity_values(body.entities)
     async with context(request).slot.use() as processor:
         if intent not in processor.assistant.domain.intents:
             raise not_found(f"The intent '{intent}' does not exist in the domain.")
@@ -181,15 +178,13 @@ async def trigger_intent(request: web.Request) -> web.StreamResponse:
         )
 
 
-def _entity_values(entities: dict[str, Any] | list[Any] | None) -> dict[str, Any]:
+def _entity_values(entities: dict[str, Any] | list[Entity] | None) -> dict[str, Any]:
     """``{name: value}`` from either form the reference accepts (a map or entity objects)."""
     if entities is None or isinstance(entities, dict):
         return entities or {}
     values: dict[str, list[Any]] = {}
     for entity in entities:
-        if not isinstance(entity, dict) or not isinstance(entity.get("entity"), str):
-            raise bad_request("Each entity must be an object with an 'entity' name.")
-        values.setdefault(entity["entity"], []).append(entity.get("value"))
+        values.setdefault(entity.entity, []).append(entity.value)
     return {name: found[0] if len(found) == 1 else found for name, found in values.items()}
 
 
@@ -221,18 +216,15 @@ async def predict(request: web.Request) -> web.StreamResponse:
 async def execute(request: web.Request) -> web.StreamResponse:
     sender = conversation_id(request)
     verbosity = include_events(request)
-    body = await read_object(request)
-    name = required_field(body, "name", str)
-    policy = optional_field(body, "policy", str)
-    confidence = optional_field(body, "confidence", (int, float))
+    body = await read_body(request, ExecuteRequest)
     async with context(request).slot.use() as processor:
         channel, sink = await _output(request, processor, sender)
         try:
             result = await processor.execute_action(
                 sender,
-                name,
-                policy=policy,
-                confidence=confidence,
+                body.name,
+                policy=body.policy,
+                confidence=body.confidence,
                 output_channel=channel,
                 sink=sink,
             )
@@ -282,21 +274,17 @@ async def parse(request: web.Request) -> web.StreamResponse:
             f"Emulation mode '{request.query['emulation_mode']}' is not supported.",
             {"parameter": "emulation_mode", "in": "query"},
         )
-    body = await read_object(request)
-    text = required_field(body, "text", str)
-    message_id = optional_field(body, "message_id", str)
-    message = UserMessage(text, **({"message_id": message_id} if message_id else {}))
+    body = await read_body(request, ParseRequest)
+    message = UserMessage(body.text)
+    if body.message_id:
+        message = replace(message, message_id=body.message_id)
     async with context(request).slot.use() as processor:
         return web.json_response(await processor.parse_message(message))
 
 
 @protected
 async def load_model(request: web.Request) -> web.StreamResponse:
-    body = await read_object(request)
-    for key in ("model_server", "remote_storage"):
-        if body.get(key) is not None:
-            raise bad_request(f"'{key}' is not supported; give a local 'model_file'.")
-    model_file = Path(required_field(body, "model_file", str))
+    model_file = Path((await read_body(request, LoadModelRequest)).model_file)
     slot = context(request).slot
     if slot.loader is None:
         raise ApiError(409, "Conflict", "This server cannot load models.")

@@ -75,6 +75,7 @@ def create_app(
         enable_api=enable_api,
         channels=[channel.name for channel in channels],
         auth_enabled=server.auth.enabled,
+        inspect=inspect,
     )
 
     async def openapi(request: web.Request) -> web.Response:

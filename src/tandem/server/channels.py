@@ -21,13 +21,8 @@ from tandem.runtime.processor import BotMessageSink
 from tandem.server.context import ServerContext, context
 from tandem.server.errors import UNAVAILABLE_ERRORS, ApiError
 from tandem.server.output import rest_messages
-from tandem.server.requests import (
-    bool_parameter,
-    check_conversation_id,
-    optional_field,
-    read_object,
-    required_field,
-)
+from tandem.server.requests import bool_parameter, check_conversation_id, read_body
+from tandem.server.schemas import RestMessage
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +52,15 @@ class RestChannel:
         app.router.add_post("/webhooks/rest/webhook", self.receive)
 
     async def receive(self, request: web.Request) -> web.StreamResponse:
-        body = await read_object(request)
+        body = await read_body(request, RestMessage)
         stream = bool_parameter(request, "stream")
-        sender = body.get("sender")
-        sender = check_conversation_id(DEFAULT_SENDER_ID if sender is None else str(sender))
+        sender = DEFAULT_SENDER_ID if body.sender is None else str(body.sender)
+        sender = check_conversation_id(sender)
         message = UserMessage(
-            required_field(body, "message", str).strip(),
+            body.message.strip(),
             sender,
-            input_channel=optional_field(body, "input_channel", str) or self.name,
-            metadata=optional_field(body, "metadata", dict) or {},
+            input_channel=body.input_channel or self.name,
+            metadata=body.metadata or {},
         )
         if stream:
             return await self._stream(request, message)

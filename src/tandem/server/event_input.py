@@ -1,23 +1,86 @@
 """Events sent to the HTTP API, checked before they reach a conversation.
 
 The reference validates posted events against its event schema and answers 400 on failure.
-We check the same things from the event classes themselves: the ``event`` name must be known,
-and every field must have the type its dataclass declares (``name: str | None`` accepts a
-string or null, ``entities: list[dict]`` a list of objects, ...). Finally the events are applied
-to a copy of the conversation, so anything the tracker cannot replay is rejected up front
-instead of failing half-way through a save.
+Our schema is made from the event classes themselves: one pydantic model per wire name, whose
+fields are the dataclass's fields with the types it declares (``name: str | None`` takes a
+string or null, ``entities: list[dict]`` a list of objects, ...). The same models check the
+posted events and describe them in ``/openapi.json`` (a union told apart by ``event``).
+Finally the events are applied to a copy of the conversation, so anything the tracker cannot
+replay is rejected up front instead of failing half-way through a save.
 """
 
 from __future__ import annotations
 
-import types
+import dataclasses
 import typing
-from dataclasses import fields
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.server.errors import ApiError, bad_request
+from tandem.server.requests import problem
+from tandem.server.schemas import ParseResult
+
+
+class _EventBody(BaseModel):
+    # Strict as the declared types are; keys an event type does not have are ignored, as
+    # ``Event.from_dict`` ignores them.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    timestamp: float | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def _event_classes(cls: type[ev.Event] = ev.Event) -> list[type[ev.Event]]:
+    found: list[type[ev.Event]] = []
+    for sub in cls.__subclasses__():
+        if sub.type_name and ev.is_known_event_name(sub.type_name):
+            found.append(sub)
+        found.extend(_event_classes(sub))
+    return found
+
+
+def _field(cls: type[ev.Event], item: dataclasses.Field[Any], hint: Any) -> tuple[Any, Any]:
+    if cls is ev.UserUttered and item.name == "parse_data":
+        return ParseResult | None, None  # checked in depth; null reads as none
+    if item.default_factory is not dataclasses.MISSING:
+        return hint, Field(default_factory=item.default_factory)
+    return hint, item.default
+
+
+def _model(name: str, cls: type[ev.Event], title: str) -> type[_EventBody]:
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {"event": (Literal[name], ...)}
+    for item in dataclasses.fields(cls):
+        if item.name not in ("timestamp", "metadata"):
+            fields[item.name] = _field(cls, item, hints[item.name])
+    doc = cls.__doc__ if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}(") else None
+    return create_model(title, __base__=_EventBody, __doc__=doc, **fields)
+
+
+# One model per event type, by wire name, for the types the tracker reads.
+EVENT_MODELS: dict[str, type[_EventBody]] = {
+    cls.type_name: _model(cls.type_name, cls, f"{cls.__name__}Event")
+    for cls in sorted(_event_classes(), key=lambda cls: cls.type_name)
+}
+# The union ``/openapi.json`` describes (legacy names below are read but not advertised).
+EVENT_UNION: TypeAdapter[Any] = TypeAdapter(
+    Annotated[
+        typing.Union[tuple(EVENT_MODELS.values())],  # noqa: UP007 - built from a tuple
+        Field(discriminator="event"),
+    ]
+)
+_LEGACY_MODELS: dict[str, type[_EventBody]] = {
+    "form": _model("form", ev.ActiveLoop, "FormEvent"),
+    "form_validation": create_model(
+        "FormValidationEvent",
+        __base__=_EventBody,
+        event=(Literal["form_validation"], ...),
+        validate_=(Any, Field(None, alias="validate")),  # BaseModel has a ``validate``
+    ),
+}
 
 
 def events_from_body(body: Any) -> list[ev.Event]:
@@ -31,88 +94,32 @@ def _event(payload: Any, index: int) -> ev.Event:
     if not isinstance(payload, dict):
         raise bad_request("Each event must be a JSON object.", where)
     name = payload.get("event")
-    if not isinstance(name, str) or not ev.is_known_event_name(name):
+    model = _model_for(name)
+    if model is None:
         raise bad_request(f"Unknown event type {name!r}.", {**where, "event": name})
-    for key, kind in (("metadata", dict), ("timestamp", (int, float))):
-        value = payload.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise bad_request(f"'{key}' of a '{name}' event has the wrong type.", where)
+    try:
+        model.model_validate(payload)
+    except ValidationError as error:
+        raise bad_request(f"Invalid '{name}' event: {problem(error.errors()[0])}.", where) from None
     try:
         event = ev.Event.from_dict(payload)
     except (TypeError, ValueError, AttributeError, OverflowError) as error:
         raise bad_request(f"Invalid '{name}' event: {error}", where) from None
-    problem = _field_problem(event)
-    if problem is not None:
-        raise bad_request(f"Invalid '{name}' event: {problem}", where)
+    if isinstance(event, ev.UserUttered) and ("intent" in payload or "entities" in payload):
+        # Old payloads carry intent and entities beside the text: check them where they went.
+        try:
+            ParseResult.model_validate(event.parse_data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            first["loc"] = ("parse_data", *first["loc"])
+            raise bad_request(f"Invalid '{name}' event: {problem(first)}.", where) from None
     return event
 
 
-def _field_problem(event: ev.Event) -> str | None:
-    hints = _hints(type(event))
-    for item in fields(event):
-        if item.name in ("timestamp", "metadata"):
-            continue
-        value = getattr(event, item.name)
-        if not _matches(value, hints[item.name]):
-            return f"'{item.name}' has the wrong type"
-    if isinstance(event, ev.UserUttered):
-        return _parse_data_problem(event.parse_data)
-    return None
-
-
-def parse_data_problem(parse_data: Any) -> str | None:
-    """What is wrong with parse data supplied by a client (``messages``, ``user`` events)."""
-    if not isinstance(parse_data, dict):
-        return "'parse_data' must be an object"
-    return _parse_data_problem(parse_data)
-
-
-def _parse_data_problem(parse_data: dict[str, Any]) -> str | None:
-    intent = parse_data.get("intent")
-    if intent is not None and not isinstance(intent, dict):
-        return "'parse_data.intent' must be an object"
-    if isinstance(intent, dict) and not isinstance(intent.get("name"), (str, type(None))):
-        return "'parse_data.intent.name' must be a string"
-    for key in ("entities", "intent_ranking", "commands"):
-        value = parse_data.get(key)
-        if value is not None and not _matches(value, list[dict[str, Any]]):
-            return f"'parse_data.{key}' must be a list of objects"
-    metadata = parse_data.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        return "'parse_data.metadata' must be an object"
-    return None
-
-
-_HINTS: dict[type[ev.Event], dict[str, Any]] = {}
-
-
-def _hints(cls: type[ev.Event]) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    """Whether a JSON value fits a type hint of an event field."""
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, option) for option in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is list:
-        (item,) = typing.get_args(hint) or (Any,)
-        return isinstance(value, list) and all(_matches(v, item) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
+def _model_for(name: Any) -> type[_EventBody] | None:
+    if not isinstance(name, str):
+        return None
+    return EVENT_MODELS.get(name) or _LEGACY_MODELS.get(name)
 
 
 def check_applicable(tracker: Tracker, events: list[ev.Event]) -> None:

@@ -1,8 +1,11 @@
-"""An OpenAPI 3 description of the routes a server actually has, served at ``/openapi.json``.
+"""An OpenAPI description of the routes a server actually has, served at ``/openapi.json``.
 
-It is built from the server's configuration (API on or off, which channels, which auth), so
-clients, API explorers and contract testers (schemathesis runs against it in our tests) see
-exactly what this server answers.
+It is built from the server's configuration (API on or off, which channels, which auth, the
+inspector or not), so clients, API explorers and contract testers (schemathesis runs against
+it in our tests) see exactly what this server answers. The paths, parameters and status codes
+are written here; every body is the JSON schema of the pydantic model its handler reads or
+answers (``schemas``, and ``event_input`` for events), so the shapes are written once. The
+models' schemas are JSON Schema 2020-12, hence OpenAPI 3.1.
 """
 
 from __future__ import annotations
@@ -10,25 +13,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
 from tandem import __version__
-from tandem.conversation.events import Event, is_known_event_name
 from tandem.conversation.tracker import VERBOSITIES
+from tandem.server import schemas as s
+from tandem.server.event_input import EVENT_UNION
 from tandem.server.requests import MAX_CONVERSATION_ID_LENGTH
 
+_REF_TEMPLATE = "#/components/schemas/{model}"
 _OBJECT: dict[str, Any] = {"type": "object"}
-_NULLABLE_STRING: dict[str, Any] = {"type": "string", "nullable": True}
 
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _ref(model: type[BaseModel] | str) -> dict[str, Any]:
+    return {"$ref": _REF_TEMPLATE.format(model=model if isinstance(model, str) else model.__name__)}
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
+def _json(schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
+    """A JSON content entry: a model's component, or a schema written here."""
+    if isinstance(schema, type):
+        schema = _ref(schema)
     return {"content": {"application/json": {"schema": schema}}}
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, **_json(_ref("Error"))}
+    return {"description": description, **_json(s.Error)}
 
 
 _ERRORS = {
@@ -44,7 +54,7 @@ _MODEL_ERRORS = {"409": _error("No model is loaded.")}
 _NOT_FOUND = {"404": _error("Unknown conversation, intent or action.")}
 
 
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
+def _body(schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
     return {"required": True, **_json(schema)}
 
 
@@ -102,62 +112,24 @@ def _operation(
     return operation
 
 
-def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _ok(description: str, schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
     return {"200": {"description": description, **_json(schema)}}
 
 
 def _api_paths() -> dict[str, Any]:
     conversation = "/conversations/{conversation_id}"
-    tracker_ok = _ok("The conversation's tracker.", _ref("Tracker"))
-    turn_ok = _ok(
-        "The tracker and the bot messages of the turn.",
-        {
-            "type": "object",
-            "required": ["tracker", "messages"],
-            "properties": {
-                "tracker": _ref("Tracker"),
-                "messages": {"type": "array", "items": _ref("BotMessage")},
-            },
-        },
-    )
-    events_body = _body({"oneOf": [_ref("Event"), {"type": "array", "items": _ref("Event")}]})
+    tracker_ok = _ok("The conversation's tracker.", s.Tracker)
+    turn_ok = _ok("The tracker and the bot messages of the turn.", s.TurnResult)
+    events = {"type": "array", "items": _ref("Event")}
     return {
         "/version": {
             "get": _operation(
-                "Server version.",
-                _ok(
-                    "Versions.",
-                    {
-                        "type": "object",
-                        "required": ["version", "minimum_compatible_version"],
-                        "properties": {
-                            "version": {"type": "string"},
-                            "minimum_compatible_version": {"type": "string"},
-                        },
-                    },
-                ),
-                protected=False,
-                needs_model=False,
+                "Server version.", _ok("Versions.", s.Version), protected=False, needs_model=False
             )
         },
         "/status": {
             "get": _operation(
-                "The loaded model.",
-                _ok(
-                    "Model file and id.",
-                    {
-                        "type": "object",
-                        "required": ["model_file", "model_id", "num_active_training_jobs"],
-                        "properties": {
-                            "model_file": _NULLABLE_STRING,
-                            "model_id": {"type": "string"},
-                            "num_active_training_jobs": {"type": "integer"},
-                            "worker_pid": {"type": "integer"},
-                            "engine_version": {"type": "string"},
-                        },
-                    },
-                ),
-                protected=True,
+                "The loaded model.", _ok("Model file and id.", s.Status), protected=True
             )
         },
         f"{conversation}/tracker": {
@@ -187,14 +159,14 @@ def _api_paths() -> dict[str, Any]:
                         "Send appended bot messages to the output channel.",
                     ),
                 ],
-                body=events_body,
+                body=_body({"oneOf": [_ref("Event"), events]}),
             ),
             "put": _operation(
                 "Replace the conversation's events.",
                 tracker_ok,
                 protected=True,
                 parameters=[_CONVERSATION_ID, _INCLUDE_EVENTS],
-                body=_body({"type": "array", "items": _ref("Event")}),
+                body=_body(events),
             ),
         },
         f"{conversation}/messages": {
@@ -203,19 +175,7 @@ def _api_paths() -> dict[str, Any]:
                 tracker_ok,
                 protected=True,
                 parameters=[_CONVERSATION_ID, _INCLUDE_EVENTS],
-                body=_body(
-                    {
-                        "type": "object",
-                        "required": ["text", "sender"],
-                        "properties": {
-                            "text": {"type": "string"},
-                            "sender": {"type": "string", "enum": ["user"]},
-                            "parse_data": _ref("ParseResult"),
-                            "metadata": _OBJECT,
-                            "input_channel": {"type": "string"},
-                        },
-                    }
-                ),
+                body=_body(s.MessageRequest),
             )
         },
         f"{conversation}/trigger_intent": {
@@ -224,49 +184,13 @@ def _api_paths() -> dict[str, Any]:
                 {**turn_ok, **_NOT_FOUND},
                 protected=True,
                 parameters=[_CONVERSATION_ID, _INCLUDE_EVENTS, _OUTPUT_CHANNEL],
-                body=_body(
-                    {
-                        "type": "object",
-                        "required": ["name"],
-                        "properties": {
-                            "name": {"type": "string"},
-                            "entities": {
-                                "oneOf": [_OBJECT, {"type": "array", "items": _ref("Entity")}]
-                            },
-                        },
-                    }
-                ),
+                body=_body(s.TriggerIntentRequest),
             )
         },
         f"{conversation}/predict": {
             "post": _operation(
                 "Score the next action without running it.",
-                {
-                    **_ok(
-                        "Scores, sorted by score, then action name.",
-                        {
-                            "type": "object",
-                            "required": ["scores", "policy", "confidence", "tracker"],
-                            "properties": {
-                                "scores": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["action", "score"],
-                                        "properties": {
-                                            "action": {"type": "string"},
-                                            "score": {"type": "number"},
-                                        },
-                                    },
-                                },
-                                "policy": _NULLABLE_STRING,
-                                "confidence": {"type": "number"},
-                                "tracker": _ref("Tracker"),
-                            },
-                        },
-                    ),
-                    **_NOT_FOUND,
-                },
+                {**_ok("Scores, sorted by score, then action name.", s.Prediction), **_NOT_FOUND},
                 protected=True,
                 parameters=[_CONVERSATION_ID, _INCLUDE_EVENTS],
             )
@@ -277,37 +201,18 @@ def _api_paths() -> dict[str, Any]:
                 {**turn_ok, **_NOT_FOUND},
                 protected=True,
                 parameters=[_CONVERSATION_ID, _INCLUDE_EVENTS, _OUTPUT_CHANNEL],
-                body=_body(
-                    {
-                        "type": "object",
-                        "required": ["name"],
-                        "properties": {
-                            "name": {"type": "string"},
-                            "policy": {"type": "string"},
-                            "confidence": {"type": "number"},
-                        },
-                    }
-                ),
+                body=_body(s.ExecuteRequest),
             )
         },
         "/model/parse": {
             "post": _operation(
                 "Parse a message outside any conversation.",
-                _ok("Intent, entities and (CALM) commands.", _ref("ParseResult")),
+                _ok("Intent, entities and (CALM) commands.", s.ParseResult),
                 protected=True,
                 parameters=[
                     _query("emulation_mode", {"type": "string"}, "Not supported: always 400.")
                 ],
-                body=_body(
-                    {
-                        "type": "object",
-                        "required": ["text"],
-                        "properties": {
-                            "text": {"type": "string"},
-                            "message_id": {"type": "string"},
-                        },
-                    }
-                ),
+                body=_body(s.ParseRequest),
             )
         },
         "/model": {
@@ -319,13 +224,7 @@ def _api_paths() -> dict[str, Any]:
                 },
                 protected=True,
                 needs_model=False,
-                body=_body(
-                    {
-                        "type": "object",
-                        "required": ["model_file"],
-                        "properties": {"model_file": {"type": "string"}},
-                    }
-                ),
+                body=_body(s.LoadModelRequest),
             ),
             "delete": _operation(
                 "Unload the model.",
@@ -356,10 +255,7 @@ def _api_paths() -> dict[str, Any]:
 def _channel_paths(channels: Iterable[str]) -> dict[str, Any]:
     health = {
         "get": _operation(
-            "Channel health.",
-            _ok("Up.", {"type": "object", "properties": {"status": {"type": "string"}}}),
-            protected=False,
-            needs_model=False,
+            "Channel health.", _ok("Up.", s.ChannelHealth), protected=False, needs_model=False
         )
     }
     paths: dict[str, Any] = {}
@@ -369,7 +265,7 @@ def _channel_paths(channels: Iterable[str]) -> dict[str, Any]:
             paths["/webhooks/rest/webhook"] = {
                 "post": _operation(
                     "Send a user message; the answer lists the bot messages.",
-                    _ok("Bot messages.", {"type": "array", "items": _ref("BotMessage")}),
+                    _ok("Bot messages.", {"type": "array", "items": _ref(s.BotMessage)}),
                     protected=False,
                     parameters=[
                         _query(
@@ -378,128 +274,94 @@ def _channel_paths(channels: Iterable[str]) -> dict[str, Any]:
                             "Stream messages as newline-delimited JSON as they are produced.",
                         )
                     ],
-                    body=_body(
-                        {
-                            "type": "object",
-                            "required": ["message"],
-                            "properties": {
-                                "sender": {"type": "string"},
-                                "message": {"type": "string"},
-                                "metadata": _OBJECT,
-                                "input_channel": {"type": "string"},
-                            },
-                        }
-                    ),
+                    body=_body(s.RestMessage),
                 )
             }
     return paths
 
 
-def _schemas() -> dict[str, Any]:
-    event_names = sorted(
-        {
-            cls.type_name
-            for cls in _subclasses(Event)
-            if cls.type_name and is_known_event_name(cls.type_name)
+def _inspect_paths() -> dict[str, Any]:
+    """The data routes of ``tandem inspect`` (its page's static files are not an API)."""
+    conversation = "/inspect/api/conversations/{conversation_id}"
+
+    def get(summary: str, responses: dict[str, Any], *parameters: dict[str, Any]) -> Any:
+        return {"get": _operation(summary, responses, protected=True, parameters=parameters)}
+
+    def text(description: str, media_type: str) -> dict[str, Any]:
+        return {
+            "200": {
+                "description": description,
+                "content": {media_type: {"schema": {"type": "string"}}},
+            }
         }
-    )
+
     return {
-        "Error": {
-            "type": "object",
-            "required": ["version", "status", "message", "reason", "details", "help", "code"],
-            "properties": {
-                "version": {"type": "string"},
-                "status": {"type": "string", "enum": ["failure"]},
-                "message": {"type": "string"},
-                "reason": {"type": "string"},
-                "details": _OBJECT,
-                "help": _NULLABLE_STRING,
-                "code": {"type": "integer"},
+        "/inspect/api/conversations": get(
+            "The ids of the stored conversations, sorted.",
+            _ok("Conversation ids.", {"type": "array", "items": {"type": "string"}}),
+        ),
+        conversation: get(
+            "The conversation as the inspector shows it (empty until its first message).",
+            _ok("Turns, slots, dialogue stack and active flow.", s.InspectedConversation),
+            _CONVERSATION_ID,
+        ),
+        f"{conversation}/stream": get(
+            "The conversation as server-sent `conversation` events, sent again when it changes.",
+            text("An event stream.", "text/event-stream"),
+            _CONVERSATION_ID,
+        ),
+        f"{conversation}/e2e.yml": get(
+            "The conversation as an end-to-end test case.",
+            text("The test case, as a YAML file.", "application/x-yaml"),
+            _CONVERSATION_ID,
+        ),
+        "/inspect/api/flows/{flow_id}.svg": get(
+            "A flow as a picture, one step highlighted.",
+            {
+                **text("The flow.", "image/svg+xml"),
+                "404": _error("The assistant has no such flow."),
             },
-        },
-        "Event": {
-            "type": "object",
-            "required": ["event"],
-            "properties": {
-                "event": {"type": "string", "enum": event_names},
-                "timestamp": {"type": "number"},
-                "metadata": _OBJECT,
-            },
-            "additionalProperties": True,
-        },
-        "Entity": {
-            "type": "object",
-            "required": ["entity"],
-            "properties": {"entity": {"type": "string"}, "value": {}},
-        },
-        "ParseResult": {
-            "type": "object",
-            "properties": {
-                "text": _NULLABLE_STRING,
-                "intent": {
-                    "type": "object",
-                    "properties": {"name": _NULLABLE_STRING, "confidence": {"type": "number"}},
-                },
-                "entities": {"type": "array", "items": _OBJECT},
-                "intent_ranking": {"type": "array", "items": _OBJECT},
-                "commands": {"type": "array", "items": _OBJECT},
-            },
-        },
-        "Tracker": {
-            "type": "object",
-            "required": [
-                "sender_id",
-                "slots",
-                "latest_message",
-                "latest_event_time",
-                "followup_action",
-                "paused",
-                "events",
-                "latest_input_channel",
-                "active_loop",
-                "latest_action",
-                "latest_action_name",
-            ],
-            "properties": {
-                "sender_id": {"type": "string"},
-                "slots": _OBJECT,
-                "latest_message": _OBJECT,
-                "latest_event_time": {"type": "number", "nullable": True},
-                "followup_action": _NULLABLE_STRING,
-                "paused": {"type": "boolean"},
-                "events": {"type": "array", "items": _OBJECT, "nullable": True},
-                "latest_input_channel": _NULLABLE_STRING,
-                "active_loop": _OBJECT,
-                "latest_action": _OBJECT,
-                "latest_action_name": _NULLABLE_STRING,
-                "stack": {"type": "array", "items": _OBJECT},
-            },
-        },
-        "BotMessage": {
-            "type": "object",
-            "required": ["recipient_id"],
-            "properties": {
-                "recipient_id": {"type": "string"},
-                "text": {"type": "string"},
-                "buttons": {"type": "array", "items": {}},
-                "image": {},
-                "attachment": {},
-                "custom": {},
-            },
-        },
+            {"name": "flow_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            _query("step", {"type": "string"}, "The step to highlight."),
+        ),
     }
 
 
-def _subclasses(cls: type[Event]) -> list[type[Event]]:
-    found: list[type[Event]] = []
-    for sub in cls.__subclasses__():
-        found.append(sub)
-        found.extend(_subclasses(sub))
-    return found
+# Every model the description refers to; the models they use come along as their own
+# components.
+_MODELS: tuple[type[BaseModel], ...] = (
+    s.Error,
+    s.Version,
+    s.Status,
+    s.Tracker,
+    s.TurnResult,
+    s.Prediction,
+    s.BotMessage,
+    s.ParseResult,
+    s.MessageRequest,
+    s.TriggerIntentRequest,
+    s.ExecuteRequest,
+    s.ParseRequest,
+    s.LoadModelRequest,
+    s.RestMessage,
+    s.ChannelHealth,
+    s.InspectedConversation,
+)
+
+
+def _schemas() -> dict[str, Any]:
+    _, document = models_json_schema(
+        [(model, "validation") for model in _MODELS], ref_template=_REF_TEMPLATE
+    )
+    schemas: dict[str, Any] = document["$defs"]
+    event = EVENT_UNION.json_schema(ref_template=_REF_TEMPLATE)
+    schemas.update(event.pop("$defs"))
+    schemas["Event"] = event
+    return schemas
 
 
 def openapi_description(
-    *, enable_api: bool, channels: Iterable[str], auth_enabled: bool
+    *, enable_api: bool, channels: Iterable[str], auth_enabled: bool, inspect: bool = False
 ) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/": {
@@ -517,8 +379,10 @@ def openapi_description(
     if enable_api:
         paths.update(_api_paths())
     paths.update(_channel_paths(channels))
+    if inspect:
+        paths.update(_inspect_paths())
     description: dict[str, Any] = {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Tandem HTTP API",
             "version": __version__,

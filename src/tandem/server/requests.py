@@ -1,4 +1,5 @@
-"""Reading requests: JSON bodies and query parameters, each bad value a 400 with its reason.
+"""Reading requests: JSON bodies (checked against their models in ``schemas``) and query
+parameters, each bad value a 400 with its reason.
 
 Bodies are checked before anything touches a conversation, so a malformed request never
 leaves half a change behind.
@@ -8,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from tandem.conversation.tracker import VERBOSITIES
-from tandem.server.errors import bad_request, request_timeout
+from tandem.server.errors import ApiError, bad_request, request_timeout
 
 # Tracker stores keep conversation ids in VARCHAR(255) columns (the reference's SQL layout).
 MAX_CONVERSATION_ID_LENGTH = 255
 # A client that announces a longer body than it sends would hold its handler until it hangs up.
 BODY_TIMEOUT = 10.0
+
+Body = TypeVar("Body", bound=BaseModel)
 
 
 def _no_constants(name: str) -> Any:
@@ -54,32 +59,48 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def optional_field(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    """``body[key]`` if present and not null, checked against ``kind``."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
-        raise bad_request(f"'{key}' must be {_describe(kind)}.")
-    return value
+async def read_body(request: web.Request, model: type[Body]) -> Body:
+    """The JSON object body checked against its model (``schemas``); a 400 names the first
+    problem."""
+    data = await read_object(request)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise invalid_body(error) from None
 
 
-def required_field(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    value = optional_field(body, key, kind)
-    if value is None:
-        raise bad_request(f"'{key}' is missing from the request body.")
-    return value
+def invalid_body(error: ValidationError) -> ApiError:
+    first = error.errors()[0]
+    if first["type"] == "refused":  # a model's own check, with its own words
+        context = first.get("ctx") or {}
+        return bad_request(context["message"], context.get("details"))
+    if first["type"] == "missing" or first["input"] is None:  # null counts as absent
+        return bad_request(f"'{location(first)}' is missing from the request body.")
+    return bad_request(f"{problem(first)}.")
 
 
-def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
+def problem(error: ErrorDetails) -> str:
+    """One pydantic error in the API's words: "'entities.0' must be an object"."""
+    kind = _KINDS.get(error["type"])
+    if kind is None:
+        return f"'{location(error)}' is invalid: {error['msg']}"
+    return f"'{location(error)}' must be {kind}"
 
 
-_NAMES = {str: "a string", dict: "an object", list: "a list", int: "a number", float: "a number"}
+def location(error: ErrorDetails) -> str:
+    return ".".join(str(part) for part in error["loc"])
 
 
-def _describe(kind: type | tuple[type, ...]) -> str:
-    return " or ".join(dict.fromkeys(_NAMES.get(k, k.__name__) for k in _kinds(kind)))
+_KINDS = {
+    "string_type": "a string",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "list_type": "a list",
+    "int_type": "a number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
 
 
 def conversation_id(request: web.Request) -> str:
