@@ -1,4 +1,4 @@
-"""Custom actions on an action server that speaks the rasa-sdk protocol (NLU spec §7).
+"""Custom actions on an action server that speaks the rasa-sdk protocol.
 
 ``ActionServerClient`` posts one action call and returns the validated reply;
 ``reply_events`` turns a reply into events; ``RemoteAction`` is the action that does both.

@@ -1,4 +1,4 @@
-"""The built-in default actions and the exact events each returns (NLU spec §6, CALM spec §2.7).
+"""The built-in default actions and the exact events each returns.
 
 Each default is an async function registered under its reserved name; ``default_action(name)``
 wraps it into an ``Action``. ``action_extract_slots`` lives in its own module, and forms and
@@ -160,7 +160,7 @@ async def _ask_rephrase(tracker: Tracker, context: ActionContext) -> list[Event]
 
 @_default(names.ACTION_TWO_STAGE_FALLBACK)
 async def _two_stage_fallback(tracker: Tracker, context: ActionContext) -> list[Event]:
-    """A loop: ask "did you mean X?", then for a rephrase, then give up (NLU spec §6)."""
+    """A loop: ask "did you mean X?", then for a rephrase, then give up."""
     name = names.ACTION_TWO_STAGE_FALLBACK
     if tracker.active_loop_name != name:
         return [ActiveLoop(name=name), *await _ask_affirmation(tracker, context)]

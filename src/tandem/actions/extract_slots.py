@@ -1,4 +1,4 @@
-"""``action_extract_slots``: fill slots from the latest user message (NLU spec §1.4.5, §6).
+"""``action_extract_slots``: fill slots from the latest user message.
 
 Runs right after every user message. In order:
 
@@ -9,9 +9,9 @@ Runs right after every user message. In order:
 3. NLU turns only: if ``action_validate_slot_mappings`` is a domain action it validates the
    candidates; its events replace the candidates for the slots it mentions.
 
-Coexistence (CALM spec §2.9): with the routing slot in the domain, only slots that belong to
+Coexistence: with the routing slot in the domain, only slots that belong to
 this turn's system are considered. A turn is a CALM turn when the latest message carries a
-command other than ``noop`` and the routing ``set slot`` (CALM spec §2.11). CALM's slots are
+command other than ``noop`` and the routing ``set slot``. CALM's slots are
 those some ``collect`` step of some flow asks for (``context.flows``).
 
 ``MappingTurn`` and ``mapped_value`` are shared with CALM's NLUCommandAdapter, which
@@ -235,7 +235,7 @@ def _ignored_intents(mapping: SlotMapping, turn: MappingTurn) -> frozenset[str]:
 
 
 def _conditions_hold(conditions: Iterable[MappingCondition], slot: Slot, turn: MappingTurn) -> bool:
-    if turn.active_flow is not None:  # while a flow runs only its id counts (CALM spec §8.2)
+    if turn.active_flow is not None:  # while a flow runs only its id counts
         return any(condition.active_flow == turn.active_flow for condition in conditions)
     if turn.loop_rejected and turn.requested_slot == slot.name:
         return False  # the form just failed to fill this slot; let other policies handle it

@@ -1,4 +1,4 @@
-"""The built-in form action: a loop that asks for its required slots (NLU spec §5).
+"""The built-in form action: a loop that asks for its required slots.
 
 One run of form F:
 
@@ -13,7 +13,7 @@ One run of form F:
    ``utter_ask_<slot>``; with none left, ``requested_slot`` is cleared and F deactivates.
 
 Validation is the custom action ``validate_<F>`` if the domain lists it; it sees the
-candidates as the trailing ``slot`` events of the tracker (§5.3).
+candidates as the trailing ``slot`` events of the tracker.
 """
 
 from __future__ import annotations

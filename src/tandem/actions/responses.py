@@ -1,4 +1,4 @@
-"""Domain responses: picking a variation, filling it in, and uttering it (NLU spec §1.4.6, §8.4).
+"""Domain responses: picking a variation, filling it in, and uttering it.
 
 ``ResponseGenerator.generate`` turns a response name into a bot message dict (``text``,
 ``buttons``, ``image``, ``custom``, ...). ``bot_event`` wraps such a message into the ``bot``
@@ -38,7 +38,7 @@ SELECTION_KEYS = ("condition", "channel")
 
 
 def stack_context(tracker: Tracker) -> dict[str, Any]:
-    """The dialogue stack's ``context`` for ``tracker`` (CALM spec §4.4)."""
+    """The dialogue stack's ``context`` for ``tracker``."""
     return frames_context(tracker.stack)
 
 
@@ -195,7 +195,7 @@ def utter(name: str, tracker: Tracker, context: ActionContext) -> list[Event]:
 
 class ResponseAction(Action):
     """Utters a response. For a retrieval intent (``utter_faq`` with responses ``utter_faq/...``)
-    it utters the response the response selector chose for the latest message (NLU spec §3.7).
+    it utters the response the response selector chose for the latest message.
     """
 
     def __init__(self, name: str) -> None:

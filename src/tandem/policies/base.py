@@ -94,8 +94,8 @@ def options_of(kind: type[_Options], options: Mapping[str, Any]) -> _Options:
 class NluPolicy(Policy):
     """A trainable policy of the NLU-based system.
 
-    It abstains (all zeros) while the routing slot sends the conversation to CALM (CALM spec
-    §2.6). Its trained data is written as JSON/NumPy files through a ``Store``.
+    It abstains (all zeros) while the routing slot sends the conversation to CALM.
+    Its trained data is written as JSON/NumPy files through a ``Store``.
     """
 
     # The dataclass of the options it reads from its config entry (see ``options_of``), and

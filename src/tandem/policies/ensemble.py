@@ -1,4 +1,4 @@
-"""Choosing one prediction among the policies', as the reference's ensemble does (§4.3)."""
+"""Choosing one prediction among the policies', as the reference's ensemble does."""
 
 from __future__ import annotations
 

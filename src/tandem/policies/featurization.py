@@ -1,4 +1,4 @@
-"""Dialogue states: what the NLU policies see of a conversation (NLU spec §4.1).
+"""Dialogue states: what the NLU policies see of a conversation.
 
 A *state* is the set of features that hold when an action is about to be predicted: the
 latest user message (intent, or text for end-to-end turns, plus its used entities with their

@@ -1,4 +1,4 @@
-"""MemoizationPolicy and AugmentedMemoizationPolicy: stories remembered verbatim (§4.5).
+"""MemoizationPolicy and AugmentedMemoizationPolicy: stories remembered verbatim.
 
 Training maps the last ``max_history`` states before every story action to that action; a
 situation that stories continue in two different ways is forgotten. Prediction is an exact

@@ -1,4 +1,4 @@
-"""What RulePolicy learnt and how it decides (NLU spec §4.4, prediction).
+"""What RulePolicy learnt and how it decides.
 
 A ``Rule`` says: when the last states of the conversation contain these states (each rule
 state's features present with the same value; ``SHOULD_NOT_BE_SET`` features absent), predict

@@ -1,4 +1,4 @@
-"""RulePolicy: behaviour written as rules, plus the loop and fallback logic (NLU spec §4.4).
+"""RulePolicy: behaviour written as rules, plus the loop and fallback logic.
 
 A decision of the rule book has probability 1.0 (or the intent's confidence with
 ``use_nlu_confidence_as_score``); when nothing applies, only the core fallback action gets

@@ -1,4 +1,4 @@
-"""Learning RulePolicy's rules, and the checks that make training fail (NLU spec §4.4).
+"""Learning RulePolicy's rules, and the checks that make training fail.
 
 Each action of a rule becomes a ``Rule`` keyed by the states before it, cut after the rule
 snippet ``...`` (what happened before the rule started does not matter). Loop hints come

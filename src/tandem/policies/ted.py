@@ -1,4 +1,4 @@
-"""TEDPolicy, mapped to our own trainable classifier over dialogue states (NLU spec §4.6).
+"""TEDPolicy, mapped to our own trainable classifier over dialogue states.
 
 The reference uses a transformer; the spec allows any classifier with the same contract: a
 probability per action for the last ``max_history`` states. Ours is multinomial logistic

@@ -1,4 +1,4 @@
-"""Training conversations: stories and rules as the events a tracker would hold (NLU spec §1.6).
+"""Training conversations: stories and rules as the events a tracker would hold.
 
 Stories are joined at their checkpoints (``STORY_START`` implicitly begins every story that
 does not start with one) and expanded at ``or`` steps. Events nobody writes are added: an
@@ -101,7 +101,7 @@ class _Builder:
 
 
 def entity_slot_events(user: UserUttered, domain: Domain) -> list[SlotSet]:
-    """The slots a user step's entities fill by themselves (§1.6.1): ``from_entity``
+    """The slots a user step's entities fill by themselves: ``from_entity``
     mappings that are not tied to an active loop."""
     if not domain.store_entities_as_slots or not user.entities:
         return []
@@ -279,7 +279,7 @@ class PolicyTrainingData:
     stories: tuple[TrainingConversation, ...]
     rules: tuple[TrainingConversation, ...]
     # With RulePolicy configured, ML policies ignore rule-only slots and loops and the turns
-    # of rules that never occur in stories (NLU spec §4.1).
+    # of rules that never occur in stories.
     ml_view: StateView = FULL_VIEW
 
     @classmethod

@@ -42,7 +42,7 @@ BotMessageSink = Callable[[ev.BotUttered], Awaitable[None]]
 # them before the save (``tandem inspect`` records the LLM calls and dropped commands).
 TurnRecorder = Callable[[Tracker, int, TurnNotes], AbstractContextManager[None]]
 
-# Text of the user message that ``trigger_intent`` injects (§3.6 of the runtime spec).
+# Text of the user message that ``trigger_intent`` injects starts with this.
 EXTERNAL_MESSAGE_PREFIX = "EXTERNAL: "
 
 # How many conversations' trackers a processor keeps between turns (see ``_retrieve``).
@@ -193,7 +193,7 @@ class MessageProcessor:
             flows=self.assistant.flows,
         )
 
-    # -- entry points of the HTTP API (§8.2 of the runtime spec) ------------------------
+    # -- entry points of the HTTP API ------------------------
 
     async def log_message(self, message: UserMessage) -> TurnResult:
         """Record a user message without predicting actions (``messages``): session check,
@@ -523,7 +523,9 @@ class _Turn:
         confidence: float | None,
         prediction: Prediction | None = None,
     ) -> None:
-        """Run one action and append what it did, as §4.2 of the runtime spec describes."""
+        """Run one action and append what it did: the prediction's events, the ``action``
+        event and the action's own events; a rejection appends only the rejection, a failure
+        the ``action`` event marked as failed."""
         prediction_events = list(prediction.events) if prediction else []
         action_event = ev.ActionExecuted(
             name=name,
