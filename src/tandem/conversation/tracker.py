@@ -2,7 +2,7 @@
 
 State is never stored on its own; every change comes from an event. Appending an event
 updates the derived state incrementally; events that undo history (``rewind``, ``undo``)
-rebuild it from the applied events (§2.3 of the NLU runtime spec).
+rebuild it from the applied events.
 """
 
 from __future__ import annotations
@@ -430,7 +430,7 @@ def applied_events(events: Iterable[ev.Event]) -> list[ev.Event]:
 
 
 class AppliedEvents:
-    """The applied events of a growing event list (§2.3), maintained one event at a time.
+    """The applied events of a growing event list, maintained one event at a time.
 
     Most events are appended; restarts, rewinds, undos and loop collapsing remove events from
     the end. ``take_changes`` tells an incremental reader (the policies' featurisation) from

@@ -254,7 +254,7 @@ def check_responses_of_actions(project: Project) -> Iterator[Problem]:
 
 
 def check_slot_mappings(project: Project) -> Iterator[Problem]:
-    """Mapping targets exist and the coexistence rules of mappings hold (spec §2.9, §2.12)."""
+    """Mapping targets exist and the coexistence rules of mappings hold."""
     domain, flow_ids = project.domain, set(project.domain.flow_ids)
     has_flows = _has_flows(project)
     has_adapter = project.config.find(NLU_COMMAND_ADAPTER) is not None
@@ -349,7 +349,7 @@ SLOT_NOT_FILLABLE = "tandem.validation.calm.collected_slot_not_fillable"
 def check_collected_slots_fillable(project: Project) -> Iterator[Problem]:
     """Every slot a flow collects can be filled by a command generator of the pipeline: the
     NLUCommandAdapter fills from NLU mappings, LLM generators from `from_llm` mappings (or
-    none), each only where the mapping's conditions allow the flow (spec §5.2, §5.6, §8.2).
+    none), each only where the mapping's conditions allow the flow.
     An LLM generator that cannot fill such a slot is worth a warning even when the adapter
     can: its `set slot` commands are refused, so what the NLU misses stays unfilled."""
     pipeline = project.config.pipeline
@@ -556,7 +556,7 @@ def _without_punctuation(text: str) -> str:
     return text.translate(str.maketrans("", "", string.punctuation)).strip()
 
 
-# -- coexistence (spec §2.12, §2.13) ----------------------------------------------------------
+# -- coexistence ----------------------------------------------------------
 
 # The reference's codes for its training-time errors, in its spelling ("coexistance").
 _COEXISTENCE_CODE = "engine.validation.coexistance."
@@ -574,7 +574,8 @@ RESET_ROUTING_WITHOUT_ROUTING = (
 MULTIPLE_COMMAND_GENERATORS = (
     "engine.validation.command_generator.multiple_command_generator_defined"
 )
-# Codes of warnings the reference does not give (the gotchas of spec §2.13).
+# Codes of warnings the reference does not give: setups it accepts that then route or fill
+# slots in ways the author probably did not mean.
 _GOTCHA_CODE = "tandem.validation.coexistence."
 ROUTER_AFTER_COMMAND_GENERATOR = _GOTCHA_CODE + "router_after_command_generator"
 UNLISTED_INTENTS_ROUTED_TO_CALM = _GOTCHA_CODE + "unlisted_intents_routed_to_calm"
@@ -583,7 +584,8 @@ ROUTING_SLOT_NOT_SETTABLE = _GOTCHA_CODE + "routing_slot_not_settable_by_command
 
 
 def check_coexistence(project: Project) -> Iterator[Problem]:
-    """The training-time errors of a coexistence setup (spec §2.12) and its gotchas (§2.13)."""
+    """The training-time errors of a coexistence setup, and warnings about setups that train
+    but are likely mistakes (a router after a command generator, a routing never reset, ...)."""
     routers = [c for c in project.config.pipeline if c.name in (INTENT_ROUTER, LLM_ROUTER)]
     yield from _pipeline_order_problems(project.config.pipeline, routers)
     for router in routers:
@@ -748,7 +750,7 @@ def _reset_routing_problems(project: Project, routers: list[ComponentConfig]) ->
 
 
 def _slots_routing_unlisted_intents_to_calm(project: Project) -> Iterator[Problem]:
-    """Spec §2.3 step 7: the IntentBasedRouter sends an unlisted intent to CALM if it converts
+    """The IntentBasedRouter sends an intent none of its lists names to CALM if it converts
     to any command, and a slot that flows may fill ahead from any message converts always."""
     fillable: dict[str, Flow] = {}
     for flow in project.flows:

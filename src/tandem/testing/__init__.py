@@ -1,4 +1,4 @@
-"""End-to-end tests of a trained assistant (``tandem test e2e``, spec §9).
+"""End-to-end tests of a trained assistant (``tandem test e2e``).
 
 ``cases`` reads test files into typed test cases, ``assertions`` and ``steps`` check a
 turn's events, ``runner`` runs the conversations on a ``MessageProcessor``, ``stubs``

@@ -1,4 +1,4 @@
-"""Assertions of e2e test steps (spec §9.4, plus ``routed_to``) and how each one is checked.
+"""Assertions of e2e test steps (the reference's, plus ``routed_to``) and how each one is checked.
 
 An assertion looks at the ``Turn`` of its user step: the events from that user message up
 to the next one. ``check(turn, start)`` considers only ``turn.events[start:]`` (that is how
@@ -643,7 +643,7 @@ ASSERTION_KINDS: Mapping[str, type[Assertion]] = {
     )
 }
 
-# Assertion kinds of the reference's other dialogue engine, which CALM rejects (§9.4).
+# Assertion kinds of the reference's other dialogue engine, which CALM rejects.
 _OTHER_ENGINE = re.compile(
     r"^(skill_|memory_|ordered_block_|tool_executed$|tools_within_one_turn$)"
 )

@@ -1,4 +1,4 @@
-"""E2e test files (spec §9.2) read into typed test cases, every problem with its file:line.
+"""E2e test files read into typed test cases, every problem with its file:line.
 
 A file has ``test_cases`` and optionally ``fixtures`` (named lists of slot values set before
 the first message), ``metadata`` (named mappings attached to user messages) and
@@ -47,7 +47,7 @@ FAILED_TESTS_FOLDER = "e2e_failed_tests_"
 CASE_KEYS = ("test_case", "steps", "fixtures", "metadata")
 STEP_KINDS = ("user", "bot", "utter", "slot_was_set", "slot_was_not_set")
 USER_STEP_KEYS = ("metadata", "assertions", "assertion_order_enabled")
-# Event types a stubbed action may return (§9.2).
+# Event types a stubbed action may return.
 STUB_EVENT_TYPES = frozenset(
     (
         *("user", "bot", "slot", "session_started", "action", "reset_slots", "restart"),

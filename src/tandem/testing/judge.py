@@ -1,4 +1,4 @@
-"""The LLM judge of the generative-response assertions (spec §9.4).
+"""The LLM judge of the generative-response assertions.
 
 The judge asks an LLM for a score between 0 and 1 with a reason, as a JSON object: how
 relevant a bot message is to the user's message, or how well it is grounded in a source

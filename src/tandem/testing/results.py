@@ -1,4 +1,4 @@
-"""Files a run leaves for tools and for the next run (spec §9.1, §9.3 item 4).
+"""Files a run leaves for tools and for the next run.
 
 ``write_results`` (``-o``) writes one YAML list per outcome: ``<stem>_passed.yml`` and
 ``<stem>_failed.yml`` always, ``<stem>_skipped.yml`` when test cases went unchecked (they

@@ -1,4 +1,4 @@
-"""Running e2e test cases against a message processor (spec §9.3).
+"""Running e2e test cases against a message processor.
 
 Each test case is a fresh conversation (sender id ``<test case>_<run timestamp>_<index>``):
 the session is started as a first message would start it, the fixtures' slots are set,
@@ -245,7 +245,7 @@ class _Conversation:
 
     async def open(self, case: TestCase) -> None:
         """Start the session as the first message would (with its metadata), then set the
-        fixtures' slots, before anything is sent (§9.3 step 1)."""
+        fixtures' slots, before anything is sent."""
         users = case.user_steps
         metadata: dict[str, Any] = dict(users[0].metadata) if users else {}
         fixtures = [ev.SlotSet(name=name, value=value) for name, value in case.fixtures]

@@ -1,5 +1,5 @@
 """Step-form expectations (``bot``, ``utter``, ``slot_was_set``, ``slot_was_not_set``) against
-the bot messages and slot events of one turn (spec §9.3).
+the bot messages and slot events of one turn.
 
 Order within the turn does not matter and extra messages or slot events are no failure.
 Each actual event satisfies at most one expectation, so expecting the same response twice

@@ -1,4 +1,5 @@
-"""The checks that need all of a project's flows at once (spec §3.8 items 10-16)."""
+"""The checks that need all of a project's flows at once: unique NLU triggers, calls and
+links that reach what they may, and persisted slots."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The predicate language of flow conditions (branch ``if``, flow guards, rejections).
 
-Reproduces the reference's predicate semantics, quirks included (spec §3.5):
+Reproduces the reference's predicate semantics, quirks included:
 
 * ``and`` and ``or`` share one precedence level and group to the right, so ``a and b or c``
   means ``a and (b or c)``; ``not`` binds tighter than both.

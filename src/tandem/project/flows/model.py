@@ -1,6 +1,6 @@
 """The flow model: flows, their steps and branches, and a project's list of flows.
 
-A flow file maps flow ids to definitions (spec §3). Reading (``reader``) turns each definition
+A flow file maps flow ids to definitions. Reading (``reader``) turns each definition
 into an immutable ``Flow`` whose ``steps`` hold every step of the step tree in pre-order (the
 order that numbers default step ids), each with its ``next`` already resolved to a tuple of
 ``Branch``es; ``patterns.build_flows`` adds the default patterns and runs the checks that need
@@ -87,7 +87,7 @@ class Step:
     source: Source = field(default=_NOWHERE, compare=False, repr=False)
 
     def successor(self, context: Mapping[str, Any], slots: Mapping[str, Any]) -> str | None:
-        """The id of the step to run after this one (spec §7.3), or None at the very end.
+        """The id of the step to run after this one, or None at the very end.
 
         ``if`` branches are tried in order (Jinja-rendered with the context, then evaluated
         against ``{context, slots}``); failing that, the first ``else`` branch is taken.
@@ -235,7 +235,7 @@ class Flow:
         return str(translated.get("name") or self.name or self.id)
 
     def is_startable(self, context: Mapping[str, Any], slots: Mapping[str, Any]) -> bool:
-        """Whether the guard lets the flow start now (spec §3.6).
+        """Whether the guard lets the flow start now.
 
         A running flow stays startable while it is on top, whatever its guard says.
         """

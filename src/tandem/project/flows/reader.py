@@ -367,7 +367,8 @@ class _StepTree:
         return self.sequence(as_list(value, source, what), root=False)[0].step.id
 
     def check(self) -> None:
-        """Graph checks of a flow whose steps all read cleanly (spec §3.8 items 3-5 and 17)."""
+        """Graph checks of a flow whose steps all read cleanly: unique step ids, a ``next``
+        after every non-link step, ``next`` targets that exist, every step reachable."""
         known = len(self.problems)
         ids: dict[str, Source] = {}
         for draft in self.drafts:
