@@ -12,7 +12,9 @@ from nlu_testkit import INTENT_PIPELINE, data, example, train, validate_starter
 
 from tandem.nlu import NluError, NluPipeline
 from tandem.nlu import language_model as lm
+from tandem.nlu import pipeline as pipeline_module
 from tandem.nlu.message import Message
+from tandem.nlu.near_misses import near_miss_messages
 from tandem.nlu.pipeline import build
 
 DENSE_PIPELINE = [INTENT_PIPELINE[0], ("LanguageModelFeaturizer", {}), *INTENT_PIPELINE[1:]]
@@ -75,6 +77,20 @@ def test_a_dense_pipeline_classifies_and_round_trips(tmp_path: Path) -> None:
     precision.write_text(json.dumps("int4"))
     with pytest.raises(NluError, match="unknown encoder precision 'int4'"):
         NluPipeline.load(tmp_path)
+
+
+def test_only_a_pipeline_with_an_embedding_learns_blends(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[bool] = []
+
+    def recording(messages: list[Message], *, blends: bool = False) -> list[Message]:
+        asked.append(blends)
+        return near_miss_messages(messages, blends=blends)
+
+    monkeypatch.setattr(pipeline_module, "near_miss_messages", recording)
+    examples = [example("hi there", "greet"), example("bye for now", "goodbye")]
+    train(INTENT_PIPELINE, data(examples))
+    train(DENSE_PIPELINE, data(examples))
+    assert asked == [False, True]
 
 
 def test_another_version_of_the_encoder_is_refused(tmp_path: Path) -> None:

@@ -70,6 +70,27 @@ def test_near_misses_swap_a_characteristic_word_never_an_entity() -> None:
     assert "hello" not in by_source  # one word: nothing to keep once it is swapped
 
 
+def test_blends_join_halves_of_two_intents_examples_only_when_asked() -> None:
+    messages = tokenized(ORDERS * 4)  # 52 examples: 6 blends are attempted
+    plain = near_miss_messages(messages)
+    with_blends = near_miss_messages(messages, blends=True)
+    assert with_blends[: len(plain)] == plain
+    blends = with_blends[len(plain) :]
+    assert blends and blends == near_miss_messages(messages, blends=True)[len(plain) :]
+
+    def halves(message: Message) -> tuple[str, str]:
+        middle = (message.tokens or [])[len(message.tokens or []) // 2].start
+        return message.text[:middle].strip(), message.text[middle:]
+
+    halves_of = {m.text: (halves(m), m.example.intent) for m in messages if m.example}
+    for blend in blends:
+        assert blend.example is not None and blend.example.intent == REJECTION_LABEL
+        (head, _), intent = halves_of[blend.example.metadata[NEAR_MISS_OF]]
+        assert blend.text.startswith(head + " ")
+        tail = blend.text[len(head) + 1 :]
+        assert any(t == tail and i != intent for (_, t), i in halves_of.values())
+
+
 def test_the_rejection_label_is_never_ranked_and_takes_the_near_misses_share() -> None:
     pipeline = train(INTENT_PIPELINE, data(ORDERS))
     for text in ("I want to order a pizza", "I want to order a gift", "good morning"):

@@ -101,8 +101,10 @@ class NluPipeline:
                 continue
             if near_misses is None:
                 # Made once, after the tokenizer has split the examples, and featurized by the
-                # components before this one as any message to parse would be.
-                near_misses = near_miss_messages(messages)
+                # components before this one as any message to parse would be. An embedding
+                # among their features asks for blends too (see near_misses).
+                embedded = any(f.dense for f in messages[0].features) if messages else False
+                near_misses = near_miss_messages(messages, blends=embedded)
                 for earlier in built[:index]:
                     earlier.process_many(near_misses)
             component.train(messages + near_misses, data)
