@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,6 +70,25 @@ async def test_events_published_while_rabbitmq_is_unreachable_follow_later_in_or
     await broker.publish([event_message("bob", second)])
     await broker.close()
     assert [m["text"] for m in message_dicts(await consume(queue, 2))] == ["first", "second"]
+
+
+async def test_events_published_after_rabbitmq_closed_the_connection_arrive(
+    rabbit_names: Names,
+) -> None:
+    """RabbitMQ closes every client connection (as it does on a restart or an operator's
+    ``close_all_connections``): what follows is published on a new connection, nothing
+    kept is left behind, and the order holds."""
+    queue = rabbit_names("queue")
+    broker = broker_for(rabbit_names, [queue], retry_delay=0)
+    texts = ["first", "second", "third", "fourth"]
+    await broker.publish([event_message("dave", ev.BotUttered(text=texts[0]))])
+    closing = ["rabbitmqctl", "close_all_connections", "test"]
+    done = await asyncio.to_thread(subprocess.run, closing, capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    for text in texts[1:]:
+        await broker.publish([event_message("dave", ev.BotUttered(text=text))])
+    await broker.close()
+    assert [m["text"] for m in message_dicts(await consume(queue, len(texts)))] == texts
 
 
 async def test_raise_on_failure_reports_an_unreachable_rabbitmq(

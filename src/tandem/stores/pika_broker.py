@@ -7,6 +7,7 @@ reconnects and declares the exchange and queues again after a broker restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -84,6 +85,7 @@ class PikaEventBroker(EventBroker):
     async def publish(self, messages: Sequence[dict[str, Any]]) -> None:
         bodies = [json.dumps(message).encode() for message in messages]
         sent = 0
+        exchange: AbstractExchange | None = None
         try:
             exchange = await self._connected()
             if self._unpublished:
@@ -93,6 +95,11 @@ class PikaEventBroker(EventBroker):
                 sent += 1
         except (*_AMQP_FAILURES, StoreUnavailable) as error:
             self._keep(bodies[sent:])
+            if exchange is not None and exchange is self._exchange:
+                # A channel that failed is not used again: aio-pika's robust connection does
+                # not always restore one that RabbitMQ closed, so the next publish connects
+                # anew (and sends what was kept first).
+                await self._disconnect()
             if self.raise_on_failure:
                 if isinstance(error, StoreUnavailable):
                     raise
@@ -100,23 +107,31 @@ class PikaEventBroker(EventBroker):
             log.error("could not publish %d events to RabbitMQ: %s", len(bodies) - sent, error)
 
     async def close(self) -> None:
-        """Send what was kept if RabbitMQ is back, then disconnect."""
-        if self._unpublished and self._exchange is not None:
+        """Send what was kept if RabbitMQ is back (one last attempt, connecting if need be),
+        then disconnect."""
+        if self._unpublished:
+            self._next_attempt = 0.0
             try:
-                await self._flush(self._exchange)
-            except _AMQP_FAILURES as error:
+                await self._flush(await self._connected())
+            except (*_AMQP_FAILURES, StoreUnavailable) as error:
                 log.warning("RabbitMQ: %s", error)
         if self._unpublished:
             log.warning("%d events were never published to RabbitMQ", len(self._unpublished))
-        if self._connection is not None:
-            connection, self._connection, self._exchange = self._connection, None, None
-            # aio-pika runs its close callbacks as tasks of their own: wait for them (and only
-            # them), so that nothing of the broker is still running once close() has returned.
-            running = asyncio.all_tasks()
-            await connection.close()
-            spawned = [task for task in asyncio.all_tasks() - running if _is_amqp(task)]
-            if spawned:
-                await asyncio.wait(spawned, timeout=_CLOSE_TIMEOUT)
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        """Close the connection, if any; the next publish connects anew."""
+        if self._connection is None:
+            return
+        connection, self._connection, self._exchange = self._connection, None, None
+        # aio-pika runs its close callbacks as tasks of their own: wait for them (and only
+        # them), so that nothing of the broker is still running once this has returned.
+        running = asyncio.all_tasks()
+        with contextlib.suppress(*_AMQP_FAILURES, TimeoutError):  # a broken one may fail to
+            await asyncio.wait_for(connection.close(), _CLOSE_TIMEOUT)
+        spawned = [task for task in asyncio.all_tasks() - running if _is_amqp(task)]
+        if spawned:
+            await asyncio.wait(spawned, timeout=_CLOSE_TIMEOUT)
 
     async def _send(self, exchange: AbstractExchange, body: bytes) -> None:
         message = aio_pika.Message(
