@@ -5,6 +5,9 @@ The ``llm_server`` fixture of tests/conftest.py starts one per test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,3 +105,20 @@ def _default_reply(path: str, body: dict[str, Any]) -> dict[str, Any]:
             "usage": {"prompt_tokens": 4, "total_tokens": 4},
         }
     return chat_reply(f"echo: {body['messages'][-1]['content']}")
+
+
+@contextlib.contextmanager
+def served_in_a_thread(server: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    """``server`` answering on an event loop of its own, for tests that block while a child
+    process (a shell, a server) waits for the LLM."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result()
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

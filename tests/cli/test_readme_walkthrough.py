@@ -4,21 +4,17 @@ stands in for the LLM (``OPENAI_BASE_URL`` points at it, as the walkthrough says
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from fake_llm_server import FakeLLMServer, chat_reply
+from fake_llm_server import FakeLLMServer, chat_reply, served_in_a_thread
 from local_servers import free_port
 from tandem.cli.main import main
 
@@ -67,30 +63,13 @@ class ScriptedLLM(FakeLLMServer):
         return web.json_response(chat_reply(ANSWERS.get(message, "")))
 
 
-@contextlib.contextmanager
-def llm_in_a_thread() -> Iterator[ScriptedLLM]:
-    """The LLM on an event loop of its own, answering while the test waits for the shell."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = ScriptedLLM(free_port())
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result()
-    try:
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
-
-
 def test_the_walkthrough_runs_as_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_ambient_llm_settings: None
 ) -> None:
     assert len(commands()) >= 3
     project = tmp_path / "mybot"
     assert main(["init", str(project)]) == 0
-    with llm_in_a_thread() as llm:
+    with served_in_a_thread(ScriptedLLM(free_port())) as llm:
         environment = {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

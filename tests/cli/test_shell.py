@@ -6,12 +6,10 @@ one (``pty_terminal.Terminal``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import pytest
 from pty_terminal import PROMPT, UP, Terminal
 
-from fake_llm_server import FakeLLMServer
+from fake_llm_server import FakeLLMServer, served_in_a_thread
 from local_servers import free_port
 from tandem.cli.main import build_parser, main
 
@@ -125,24 +123,6 @@ LLM_GENERATOR = """  - name: SingleStepLLMCommandGenerator
 """
 
 
-@contextlib.contextmanager
-def llm_in_a_thread() -> Iterator[FakeLLMServer]:
-    """The scripted LLM on an event loop of its own: the test blocks while it reads the
-    terminal, and the shell's turn waits for the LLM meanwhile."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = FakeLLMServer(free_port())
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result()
-    try:
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
-
-
 def test_debug_llm_shows_the_prompt_the_answer_and_what_was_dropped(
     starter: Path, tmp_path: Path, no_ambient_llm_settings: None
 ) -> None:
@@ -151,7 +131,7 @@ def test_debug_llm_shows_the_prompt_the_answer_and_what_was_dropped(
     text = config.read_text()
     adapter = text.index("  - name: NLUCommandAdapter")  # the LLM answers first
     config.write_text(text[:adapter] + LLM_GENERATOR + text[adapter:])
-    with llm_in_a_thread() as llm:
+    with served_in_a_thread(FakeLLMServer(free_port())) as llm:
         (project / "endpoints.yml").write_text(
             "model_groups:\n  - id: commands\n    models:\n      - provider: openai\n"
             f"        model: scripted\n        api_base: {llm.api_base}\n"
