@@ -60,5 +60,5 @@ def test_the_refused_names_are_named_below_the_table():
 
 
 def test_the_validation_message_names_the_section():
-    source = (README.parent / "src/tandem/project/validate.py").read_text(encoding="utf-8")
+    source = (README.parent / "src/tandem/model/validation.py").read_text(encoding="utf-8")
     assert f"see '{HEADING.removeprefix('## ')}' in the README" in source

@@ -18,6 +18,11 @@ ACTION_EXTRACT_SLOTS = "action_extract_slots"
 ACTION_SEND_TEXT = "action_send_text"
 ACTION_VALIDATE_SLOT_MAPPINGS = "action_validate_slot_mappings"
 
+# A flow's first and last step ids, and the prefix of a ``next`` that names a step id.
+START = "START"
+END = "END"
+NEXT_PREFIX = "NEXT:"
+
 # CALM / coexistence defaults.
 ACTION_RESET_ROUTING = "action_reset_routing"
 ACTION_CANCEL_FLOW = "action_cancel_flow"

@@ -11,8 +11,8 @@ from actions_testkit import action, context_for, domain_of, entity, started, use
 
 from tandem.actions.base import ActionFailed
 from tandem.actions.extract_slots import ExtractSlotsAction
-from tandem.coexistence.routing import fill_in_this_system, is_calm_turn
 from tandem.conversation import events as ev
+from tandem.conversation.routing import fill_in_this_system, is_calm_turn
 from tandem.project.flows.patterns import build_flows
 from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from tandem.actions.registry import ActionRegistry
-from tandem.calm import commands as cmd
 from tandem.calm.engine import with_calm
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.model.components import command_components

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fake_llm_server import FakeLLMServer
-from tandem.calm import commands as cmd
 from tandem.calm.chitchat import IntentlessPolicy
+from tandem.conversation import commands as cmd
 from tandem.runtime.processor import MessageProcessor
 
 from .answer_testkit import AnswerBots

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from actions.actions_testkit import domain_of, tracker_of
-from tandem.calm import stack as st
 from tandem.calm.cleaning import (
     CLARIFY_ON_MULTIPLE_START_FLOWS,
     NO_ACTIVE_FLOW_REASON,
@@ -20,7 +19,9 @@ from tandem.calm.cleaning import (
     merge_nlu_commands,
     should_slot_be_set,
 )
-from tandem.calm.commands import (
+from tandem.conversation import events as ev
+from tandem.conversation import stack as st
+from tandem.conversation.commands import (
     CANNOT_HANDLE_CHITCHAT,
     COMMAND_PAYLOAD_READER,
     LLM,
@@ -38,7 +39,6 @@ from tandem.calm.commands import (
     StartFlow,
     commands_as_dicts,
 )
-from tandem.conversation import events as ev
 from tandem.conversation.slots import Slot, SlotMapping
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT

@@ -3,7 +3,8 @@ import textwrap
 
 import pytest
 
-from tandem.calm.commands import (
+from tandem.calm.dsl import DSL_VERSIONS, EmptyParseWatch, parse_commands
+from tandem.conversation.commands import (
     CancelFlow,
     CannotHandle,
     ChangeFlow,
@@ -17,7 +18,6 @@ from tandem.calm.commands import (
     StartFlow,
     commands_as_dicts,
 )
-from tandem.calm.dsl import DSL_VERSIONS, EmptyParseWatch, parse_commands
 from tandem.project.flows.model import FlowsList
 from tandem.project.flows.patterns import build_flows
 from tandem.project.flows.reader import flows_from_yaml

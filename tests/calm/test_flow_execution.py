@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.calm import commands as cmd
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
 
 from .calm_testkit import actions, calm_processor, flow_events, send, slot_events, stack_of, texts

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.calm import commands as cmd
 from tandem.calm.flow_retrieval import FlowRetriever
+from tandem.conversation import commands as cmd
 from tandem.conversation.tracker import Tracker
 
 from .calm_testkit import INPUTS_TEMPLATE, LLMProcessors, inputs_sent, offered_flows, say, send

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.calm import commands as cmd
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
 from tandem.names import ROUTING_SLOT
 from tandem.runtime.message import UserMessage

@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 
 from actions.actions_testkit import domain_of, entity, tracker_of
-from tandem.calm import stack as st
-from tandem.calm.commands import (
+from tandem.calm.generation import filter_startable, input_error
+from tandem.calm.nlu_adapter import (
+    NLUCommandAdapter,
+    commands_for_intent_message,
+    convert_nlu_to_commands,
+    parse_set_slots,
+)
+from tandem.conversation import stack as st
+from tandem.conversation.commands import (
     CANNOT_HANDLE_INVALID_INTENT,
     COMMAND_PAYLOAD_READER,
     INTERNAL_ERROR_INPUT_EMPTY,
@@ -29,14 +36,7 @@ from tandem.calm.commands import (
     commands_as_dicts,
     commands_from_dicts,
 )
-from tandem.calm.generation import filter_startable, input_error
-from tandem.calm.nlu_adapter import (
-    NLUCommandAdapter,
-    commands_for_intent_message,
-    convert_nlu_to_commands,
-    parse_set_slots,
-)
-from tandem.coexistence.routing import handled_by_nlu
+from tandem.conversation.routing import handled_by_nlu
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
 from tandem.project.domain import Domain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.calm import commands as cmd
+from tandem.conversation import commands as cmd
 from tandem.runtime.message import UserMessage
 
 from .calm_testkit import calm_processor, send, texts

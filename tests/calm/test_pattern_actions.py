@@ -17,13 +17,13 @@ import pytest
 from tandem.actions.base import ActionContext, ActionFailed
 from tandem.actions.registry import ActionRegistry
 from tandem.actions.responses import ResponseGenerator
-from tandem.calm import stack as st
 from tandem.calm.pattern_actions import FlowAction, register_pattern_actions
 from tandem.conversation import events as ev
+from tandem.conversation import stack as st
 from tandem.conversation.tracker import Tracker
+from tandem.names import END
 from tandem.project.domain import Domain
 from tandem.project.domain_files import domain_from_yaml, with_defaults
-from tandem.project.flows.model import END
 from tandem.project.flows.patterns import build_flows, default_pattern_domain
 from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from fake_llm_server import FakeLLMServer
-from tandem.calm import commands as cmd
 from tandem.calm.knowledge import DocumentIndex, read_passages, split_passages
 from tandem.calm.search import EnterpriseSearchPolicy
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.llm import LLMClient

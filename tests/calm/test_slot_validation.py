@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tandem.calm import commands as cmd
+from tandem.conversation import commands as cmd
 
 from .calm_testkit import calm_processor, flow_events, send, texts
 

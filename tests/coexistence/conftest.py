@@ -29,9 +29,9 @@ from calm.calm_testkit import (
 )
 from fake_llm_server import FakeLLMServer
 from tandem import names
-from tandem.calm import commands as cmd
 from tandem.calm.parsing import CalmMessageParser
 from tandem.coexistence.routers import Router
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.runtime.message import EVENT_METADATA, UserMessage

@@ -11,7 +11,7 @@ import pytest
 
 from calm.calm_testkit import send, stack_of
 from tandem import names
-from tandem.calm import commands as cmd
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain

@@ -120,7 +120,7 @@ def test_applying_the_same_patch_twice_gives_independent_documents() -> None:
 def test_moving_the_top_frame_writes_the_patch_a_diff_would(
     frames: list[dict[str, Any]], target: str
 ) -> None:
-    from tandem.calm.stack import DialogueStack
+    from tandem.conversation.stack import DialogueStack
 
     stack = DialogueStack(frames)
     before = stack.snapshot()

@@ -9,9 +9,9 @@ from project_testkit import Write
 
 from shared_files import ACCEPTANCE, require
 from tandem import names
+from tandem.model.validation import validate_project
 from tandem.project.errors import ProjectError
 from tandem.project.loader import load_project
-from tandem.project.validate import validate_project
 
 CONFIG = """\
 recipe: default.v1

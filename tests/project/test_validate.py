@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from project_testkit import Write, find
 
+from tandem.model.validation import validate_project
 from tandem.project.errors import Problem
 from tandem.project.loader import load_project
-from tandem.project.validate import validate_project
 
 NLU_CONFIG = """\
 recipe: default.v1

@@ -10,9 +10,9 @@ import pytest
 from project_testkit import Write, find
 
 from tandem.cli.main import main
+from tandem.model.validation import validate_project
 from tandem.project.errors import Problem
 from tandem.project.loader import load_project
-from tandem.project.validate import validate_project
 
 COEXISTANCE = "engine.validation.coexistance."  # the reference's spelling
 GOTCHA = "tandem.validation.coexistence."

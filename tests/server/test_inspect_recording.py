@@ -19,11 +19,11 @@ from server_testkit import start_client
 from fake_llm_server import FakeLLMServer
 from tandem.cli.main import main
 from tandem.conversation import events as ev
-from tandem.inspect.recording import INSPECT_KEY, record_turn
-from tandem.inspect.view import conversation_view
 from tandem.model.loading import open_processor
 from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
+from tandem.server.inspect.recording import INSPECT_KEY, record_turn
+from tandem.server.inspect.view import conversation_view
 
 ORDER = "I would like to order a pizza"
 

@@ -16,12 +16,12 @@ import yaml
 from tandem import names
 from tandem.cli.main import main
 from tandem.conversation import events as ev
-from tandem.inspect.export import e2e_test_case
-from tandem.inspect.flow_view import flow_svg
-from tandem.inspect.view import conversation_view
 from tandem.model.loading import open_processor
 from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
+from tandem.server.inspect.export import e2e_test_case
+from tandem.server.inspect.flow_view import flow_svg
+from tandem.server.inspect.view import conversation_view
 
 # Greeting and opening hours are NLU rules, the order is a CALM flow (README's transcript).
 BOTH_SYSTEMS = [

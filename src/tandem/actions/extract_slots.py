@@ -30,8 +30,8 @@ from tandem import names
 from tandem.actions.base import Action, ActionContext, ActionFailed, ActionRejected
 from tandem.actions.custom import RemoteAction
 from tandem.actions.responses import stack_context
-from tandem.coexistence.routing import fill_in_this_system, is_calm_turn, is_coexistence
 from tandem.conversation.events import ActiveLoop, BotUttered, Event, SlotSet, UserUttered
+from tandem.conversation.routing import fill_in_this_system, is_calm_turn, is_coexistence
 from tandem.conversation.slots import MISSING, MappingCondition, Slot, SlotMapping
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain, Form

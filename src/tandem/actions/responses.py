@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from tandem.actions.base import Action, ActionContext
-from tandem.calm.stack import stack_context as frames_context
 from tandem.conversation.events import BotUttered, Event
+from tandem.conversation.stack import stack_context as frames_context
 from tandem.names import RESPONSE_PREFIX
 from tandem.project.flows.conditions import Predicate
 

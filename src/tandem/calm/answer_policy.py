@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tandem import names
-from tandem.calm import stack as st
 from tandem.calm.transcript import MAX_TRANSCRIPT_LINES, transcript
-from tandem.coexistence.routing import calm_abstains
+from tandem.conversation import stack as st
+from tandem.conversation.routing import calm_abstains
 from tandem.conversation.tracker import Tracker
 from tandem.llm import LLMError
 from tandem.llm.component import PromptedLLMComponent

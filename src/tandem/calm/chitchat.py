@@ -16,8 +16,8 @@ transcript lines), ``priority`` (5).
 
 from __future__ import annotations
 
-from tandem.calm import stack as st
 from tandem.calm.answer_policy import Answer, FrameAnswerPolicy
+from tandem.conversation import stack as st
 from tandem.conversation.tracker import Tracker
 
 UTTER_CANNOT_HANDLE = "utter_cannot_handle"

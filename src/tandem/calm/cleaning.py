@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
-from tandem.calm.commands import (
+from tandem.conversation.commands import (
     A2A_CLIENT,
     CANNOT_HANDLE_CHITCHAT,
     COMMAND_PAYLOAD_READER,
@@ -34,13 +34,13 @@ from tandem.calm.commands import (
     StartFlow,
     rejection,
 )
-from tandem.calm.stack import (
+from tandem.conversation.slots import NLU_MAPPING_TYPES, Slot
+from tandem.conversation.stack import (
     CHITCHAT_PATTERN,
     COLLECT_INFORMATION,
     CONTINUE_INTERRUPTED,
     DialogueStack,
 )
-from tandem.conversation.slots import NLU_MAPPING_TYPES, Slot
 from tandem.conversation.tracker import Tracker
 from tandem.names import ACTION_TRIGGER_CHITCHAT, ROUTING_SLOT
 from tandem.project.domain import Domain

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tandem import names
-from tandem.calm import commands as cmd
-from tandem.calm import stack as st
 from tandem.calm.cleaning import clean_commands
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
+from tandem.conversation import stack as st
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain
 from tandem.project.flows.model import CollectStep, Flow, FlowsList

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tandem.calm.commands import (
+from tandem.conversation.commands import (
     CancelFlow,
     CannotHandle,
     ChangeFlow,

@@ -20,8 +20,8 @@ from tandem.calm.flow_policy import FlowPolicy
 from tandem.calm.parsing import CalmMessageParser, CommandComponent
 from tandem.calm.pattern_actions import register_pattern_actions
 from tandem.calm.search import EnterpriseSearchPolicy
-from tandem.coexistence.routing import calm_abstains
 from tandem.conversation import events as ev
+from tandem.conversation.routing import calm_abstains
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy
 from tandem.project.config import Config

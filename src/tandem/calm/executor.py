@@ -18,8 +18,8 @@ from typing import Any
 import jinja2
 
 from tandem import names
-from tandem.calm import stack as st
 from tandem.conversation import events as ev
+from tandem.conversation import stack as st
 from tandem.conversation.tracker import Tracker
 from tandem.project.domain import Domain
 from tandem.project.flows.model import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tandem.calm import stack as st
 from tandem.calm.executor import FlowExecutor
-from tandem.coexistence.routing import calm_abstains
+from tandem.conversation import stack as st
+from tandem.conversation.routing import calm_abstains
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy, Prediction
 from tandem.project.domain import Domain

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tandem.calm.commands import (
+from tandem.conversation.commands import (
     INTERNAL_ERROR_INPUT_EMPTY,
     INTERNAL_ERROR_INPUT_TOO_LONG,
     Command,
@@ -19,7 +19,7 @@ from tandem.calm.commands import (
     StartFlow,
     rejection,
 )
-from tandem.calm.stack import stack_context
+from tandem.conversation.stack import stack_context
 from tandem.conversation.tracker import Tracker
 from tandem.project.flows.model import Flow, FlowsList
 from tandem.runtime.message import TURN_NOTES

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from tandem import names
-from tandem.calm import commands as cmd
-from tandem.calm import stack as st
 from tandem.calm.cleaning import merge_llm_commands
 from tandem.calm.dsl import DSL_VERSIONS, EmptyParseWatch, parse_commands
 from tandem.calm.flow_retrieval import FlowRetriever
 from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, rejections_of, startable_flows
 from tandem.calm.transcript import transcript
-from tandem.coexistence.routing import is_coexistence
+from tandem.conversation import commands as cmd
+from tandem.conversation import stack as st
+from tandem.conversation.routing import is_coexistence
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
 from tandem.llm import Cassette, LLMError

@@ -16,7 +16,8 @@ from typing import Any
 
 from tandem.actions.extract_slots import NO_VALUE, MappingTurn, mapped_value
 from tandem.calm.cleaning import clean_commands, merge_nlu_commands
-from tandem.calm.commands import (
+from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, filter_startable, rejections_of
+from tandem.conversation.commands import (
     CANNOT_HANDLE_INVALID_INTENT,
     COMMAND_PAYLOAD_READER,
     NLU,
@@ -34,9 +35,8 @@ from tandem.calm.commands import (
     StartFlow,
     UserSilence,
 )
-from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, filter_startable, rejections_of
-from tandem.calm.stack import stack_context
-from tandem.coexistence.routing import is_coexistence, session_route
+from tandem.conversation.routing import is_coexistence, session_route
+from tandem.conversation.stack import stack_context
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT
 from tandem.project.domain import Domain

@@ -13,12 +13,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from tandem.calm import commands as cmd
-from tandem.calm import stack as st
 from tandem.calm.command_processor import flows_changed
 from tandem.calm.generation import filter_startable, input_error, noted, rejections_of
 from tandem.calm.nlu_adapter import commands_for_intent_message, parse_set_slots
-from tandem.coexistence.routing import RoutingVerdict, handled_by_nlu, routing_command
+from tandem.conversation import commands as cmd
+from tandem.conversation import stack as st
+from tandem.conversation.routing import RoutingVerdict, handled_by_nlu, routing_command
 from tandem.conversation.tracker import Tracker
 from tandem.nlu.slash import parse_slash_message
 from tandem.project.domain import Domain

@@ -20,12 +20,12 @@ from tandem.actions.base import Action, ActionContext, ActionFailed
 from tandem.actions.defaults import DefaultAction, DefaultRun
 from tandem.actions.registry import ActionRegistry
 from tandem.actions.responses import INTERNAL_ERROR_RESPONSE, bot_event
-from tandem.calm import stack as st
 from tandem.calm.executor import join_names
 from tandem.conversation import events as ev
+from tandem.conversation import stack as st
 from tandem.conversation.tracker import Tracker
+from tandem.names import NEXT_PREFIX, START
 from tandem.project.flows.conditions import ConditionError, Predicate, render_condition
-from tandem.project.flows.model import NEXT_PREFIX, START
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tandem.calm import stack as st
 from tandem.calm.answer_policy import Answer, FrameAnswerPolicy, latest_user_text
 from tandem.calm.knowledge import DocumentIndex
+from tandem.conversation import stack as st
 from tandem.conversation.tracker import Tracker
 from tandem.llm import LLMClient, LLMError, resolve_embeddings_config
 from tandem.project.endpoints import Endpoints

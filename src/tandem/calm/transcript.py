@@ -6,7 +6,7 @@ project's prompt templates can rely on one format.
 
 from __future__ import annotations
 
-from tandem.calm import commands as cmd
+from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
 

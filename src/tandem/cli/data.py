@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tandem.project.validate import validate_project
+    from tandem.model.validation import validate_project
 
     project = load_project_or_report(args)
     if project is None:

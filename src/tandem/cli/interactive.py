@@ -306,8 +306,8 @@ class Session:
     def _goes_to_calm(self, tracker: Any, parse: dict[str, Any]) -> bool:
         if not self.assistant.turn_stages:
             return False
-        from tandem.calm.commands import commands_from_dicts
-        from tandem.coexistence.routing import handled_by_nlu
+        from tandem.conversation.commands import commands_from_dicts
+        from tandem.conversation.routing import handled_by_nlu
 
         return not handled_by_nlu(tracker, commands_from_dicts(parse.get("commands") or []))
 
@@ -323,8 +323,8 @@ class Session:
                 await self.processor.append_events(self.sender, events)
 
     def _calm_turn(self, message: UserMessage) -> None:
-        from tandem.cli.turn_report import _action, _command
         from tandem.conversation import events as ev
+        from tandem.runtime.turn_report import _action, _command
 
         print(
             "This message goes to CALM (flows): it runs as it is, its commands are not "

@@ -84,8 +84,8 @@ async def _open(args: argparse.Namespace) -> MessageProcessor | None:
 
 
 def _chat(runner: asyncio.Runner, processor: MessageProcessor, args: argparse.Namespace) -> int:
-    from tandem.cli.turn_report import debug_report, llm_report
     from tandem.runtime.message import UserMessage
+    from tandem.runtime.turn_report import debug_report, llm_report
     from tandem.stores.errors import StoreUnavailable
 
     sender = args.conversation_id or uuid.uuid4().hex

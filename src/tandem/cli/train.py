@@ -92,8 +92,8 @@ class _Spinner(logging.Handler):
 
 def run(args: argparse.Namespace) -> int:
     from tandem.model.training import train
+    from tandem.model.validation import validate_project
     from tandem.project.errors import ProjectError
-    from tandem.project.validate import validate_project
 
     project = load_project_or_report(args)
     if project is None:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from tandem import names
-from tandem.calm import commands as cmd
 from tandem.calm.nlu_adapter import convert_nlu_to_commands
-from tandem.coexistence.routing import (
+from tandem.conversation import commands as cmd
+from tandem.conversation.routing import (
     CALM,
     NLU_NON_STICKY,
     NLU_STICKY,

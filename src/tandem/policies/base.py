@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from tandem.coexistence.routing import routed_to_calm
+from tandem.conversation.routing import routed_to_calm
 
 if TYPE_CHECKING:
     from tandem.conversation.events import Event

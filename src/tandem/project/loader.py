@@ -3,7 +3,7 @@
 ``load_project`` reads every part even when an earlier one is broken, so a single run
 reports all the problems of all files at once (one ``ProjectError``). Checks that need
 several parts together (is this intent declared? does this response exist?) are in
-``tandem.project.validate``.
+``tandem.model.validation``.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def create_app(
     for channel in channels:
         channel.install(app, server)
     if inspect:
-        from tandem.inspect.routes import install as install_inspector
+        from tandem.server.inspect.routes import install as install_inspector
 
         install_inspector(app)
     description = openapi_description(

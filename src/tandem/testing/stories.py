@@ -37,6 +37,7 @@ from tandem.conversation.events import (
     UserUttered,
 )
 from tandem.conversation.tracker import Tracker
+from tandem.model.validation import story_problems
 from tandem.nlu.evaluation import NO_INTENT, averages, label_scores
 from tandem.policies import ensemble
 from tandem.policies.base import Prediction
@@ -44,7 +45,6 @@ from tandem.policies.training_trackers import TrainingConversation, story_conver
 from tandem.project.domain import Domain
 from tandem.project.errors import Problem, Source, raise_errors
 from tandem.project.training_data import Checkpoint, StoryBlock
-from tandem.project.validate import story_problems
 from tandem.project.yaml_writer import FORMAT_VERSION, annotated, scalar, step_lines, user_lines
 from tandem.runtime.assistant import Assistant
 from tandem.runtime.message import UserMessage

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tandem import names
+from tandem.names import END, NEXT_PREFIX, START
 from tandem.project.errors import Source
 from tandem.project.flows.conditions import (
     ConditionError,
@@ -22,11 +23,6 @@ from tandem.project.flows.conditions import (
     evaluate_condition,
     render_condition,
 )
-
-# Virtual step ids: a frame starts at START, finishes at END, and NEXT:<id> re-runs <id>.
-START = "START"
-END = "END"
-NEXT_PREFIX = "NEXT:"
 
 FLOW_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]*$")
 SLOT_NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")

@@ -19,19 +19,19 @@ from typing import Any
 
 from aiohttp import web
 
-from tandem.inspect.export import e2e_test_case
-from tandem.inspect.flow_view import flow_svg
-from tandem.inspect.recording import record_turn
-from tandem.inspect.view import conversation_view
 from tandem.runtime.processor import MessageProcessor
 from tandem.server.context import CONTEXT, context
 from tandem.server.errors import not_found
+from tandem.server.inspect.export import e2e_test_case
+from tandem.server.inspect.flow_view import flow_svg
+from tandem.server.inspect.recording import record_turn
+from tandem.server.inspect.view import conversation_view
 from tandem.server.requests import conversation_id
 from tandem.server.slot import ModelLoader
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
-STATIC = files("tandem.inspect") / "static"
+STATIC = files("tandem.server.inspect") / "static"
 _CONTENT_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
 # Set when the server shuts down, so that open streams end instead of holding the
 # graceful shutdown for its whole timeout.

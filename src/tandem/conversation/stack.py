@@ -18,7 +18,7 @@ from typing import Any
 
 from tandem.conversation import events as ev
 from tandem.conversation.json_patch import apply_patch, copy_json, make_patch
-from tandem.project.flows.model import END, NEXT_PREFIX, START
+from tandem.names import END, NEXT_PREFIX, START
 
 Frame = dict[str, Any]
 

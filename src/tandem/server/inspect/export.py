@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from tandem import names
-from tandem.cli.turn_report import QUIET_SLOTS
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
-from tandem.inspect.view import conversation_view, turn_events
+from tandem.runtime.turn_report import QUIET_SLOTS
+from tandem.server.inspect.view import conversation_view, turn_events
 
 # The routing slot is asserted by ``routed_to``, which reads it as the policies saw it.
 _NOT_ASSERTED_SLOTS = QUIET_SLOTS | {names.ROUTING_SLOT}

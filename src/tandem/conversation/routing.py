@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tandem.calm.commands import Command, Noop, SetSlot
+from tandem.conversation.commands import Command, Noop, SetSlot
 from tandem.conversation.slots import Slot, to_bool
 from tandem.conversation.tracker import Tracker
 from tandem.names import ROUTING_SLOT

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from tandem import names
-from tandem.calm.stack import is_user_frame
-from tandem.cli.turn_report import QUIET_SLOTS, TurnReplay
 from tandem.conversation import events as ev
+from tandem.conversation.stack import is_user_frame
 from tandem.conversation.tracker import Tracker
-from tandem.inspect.recording import recorded
+from tandem.runtime.turn_report import QUIET_SLOTS, TurnReplay
+from tandem.server.inspect.recording import recorded
 
 JsonDict = dict[str, Any]
 
