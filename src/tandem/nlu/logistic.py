@@ -148,6 +148,12 @@ class IntentModel:
         for f, first, dense in zip(features, self.offsets[:-1], self.dense, strict=True):
             block = f.sentence
             if block is not None and block.nnz:
+                if dense and block.nnz == block.shape[1]:
+                    # Every column (an embedding): a view of the block's rows is the same
+                    # matrix as the gathered copy, to the bit, without copying d x labels.
+                    values = block.data / np.sqrt(np.dot(block.data, block.data))
+                    logits += values @ self.weights[first : first + block.nnz]
+                    continue
                 columns = first + block.indices
                 values = block.data if dense else (1.0 + np.log(block.data)) * self.idf[columns]
                 values = values / np.sqrt(np.dot(values, values))
