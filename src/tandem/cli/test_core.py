@@ -3,7 +3,8 @@
 Each story is replayed teacher-forced (``tandem.testing.stories``); ``--e2e`` also scores
 the NLU's reading of each user text. Writes, into ``--out``: ``story_report.json``,
 ``failed_test_stories.yml``, ``stories_with_warnings.yml`` (``successful_test_stories.yml``
-with ``--successes``); prints
+with ``--successes``) and, unless ``--no-plot``, ``story_confusion_matrix.png`` (needs the
+``plots`` extra; without it a warning, the rest unchanged); prints
 the stories that failed (file:line of each wrong step) and the accuracies. The exit status
 is 0 even when stories fail, as the reference's, unless ``--fail-on-prediction-errors``;
 it is 1 when the stories or the model cannot be read.
@@ -32,6 +33,7 @@ NO_WARNINGS = (
     "(Tandem has no UnexpecTEDIntentPolicy)."
 )
 REPORT_FILE = "story_report.json"
+PLOT_FILE = "story_confusion_matrix.png"
 
 
 def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
@@ -69,9 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         action="store_true",
         help="exit with status 1 if any story has a wrong prediction",
     )
-    parser.add_argument(
-        "--no-plot", action="store_true", help="accepted for compatibility; nothing is plotted"
-    )
+    parser.add_argument("--no-plot", action="store_true", help=f"do not write {PLOT_FILE}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         errors=not args.no_errors,
         warnings=not args.no_warnings,
     )
+    if not args.no_plot:
+        _plot(results, Path(args.out))
     _print(results, report)
     print(f"\nReports written to {args.out}/")
     failed = any(result.failed for result in results)
@@ -162,6 +164,19 @@ def _write(
     if successes:
         passed = [result for result in results if not result.failed]
         (out / SUCCESS_FILE).write_text(stories_yaml(passed, "No test story passed."), "utf-8")
+
+
+def _plot(results: list[StoryResult], out: Path) -> None:
+    from tandem.testing import plots
+    from tandem.testing.stories import scored_labels
+
+    warning = plots.missing()
+    if warning:
+        print(warning, file=sys.stderr)
+        return
+    gold, predicted = scored_labels(results)
+    if gold:
+        plots.confusion_matrix(gold, predicted, out / PLOT_FILE, title="Story labels")
 
 
 def _print(results: list[StoryResult], report: dict[str, Any]) -> None:

@@ -100,6 +100,8 @@ class Step:
     predicted: str | None = None
     # --e2e user steps: the entities the NLU found (compared with the story's).
     predicted_entities: tuple[Mapping[str, Any], ...] | None = None
+    # Action steps: the policy whose prediction was scored.
+    policy: str | None = None
 
     @property
     def entities_match(self) -> bool:
@@ -177,7 +179,7 @@ async def _action_step(
     )
     if name != event.name and domain.is_retrieval_action(name):
         name = _full_retrieval_action(name, tracker)
-    return Step(event, source, event.name, name), executed
+    return Step(event, source, event.name, name, policy=prediction.policy_name), executed
 
 
 async def _predict(assistant: Assistant, tracker: Tracker) -> tuple[str, Prediction]:
@@ -233,8 +235,9 @@ def _entity_keys(entities: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]
 # -- the report ----------------------------------------------------------------------------
 
 
-def _scored_labels(results: Iterable[StoryResult]) -> tuple[list[str], list[str]]:
-    """(story labels, model labels) of every scored step, in story order."""
+def scored_labels(results: Iterable[StoryResult]) -> tuple[list[str], list[str]]:
+    """(story labels, model labels) of every scored step, in story order: the rows of
+    ``story_report.json`` and the axes of ``story_confusion_matrix.png``."""
     gold: list[str] = []
     predicted: list[str] = []
     for result in results:
@@ -251,7 +254,7 @@ def story_report(results: Sequence[StoryResult]) -> dict[str, Any]:
     averages over those rows, and the conversation accuracy; ``{}`` without stories."""
     if not results:
         return {}
-    gold, predicted = _scored_labels(results)
+    gold, predicted = scored_labels(results)
     scores = label_scores(gold, predicted, sorted(set(gold)))
     report: dict[str, Any] = dict(scores)
     report["accuracy"] = _ratio(sum(g == p for g, p in zip(gold, predicted, strict=True)), gold)
