@@ -141,7 +141,7 @@ async def test_the_index_ranks_by_embeddings_when_given_a_model(
         scores = await index.scores("c" * 10)
         assert scores[0] > scores[1]
     finally:
-        await client.close()
+        await client.aclose()
     assert [r.path for r in llm_server.requests] == ["/v1/embeddings", "/v1/embeddings"]
 
 

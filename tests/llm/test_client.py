@@ -27,7 +27,7 @@ async def make_client():
 
     yield make
     for client in clients:
-        await client.close()
+        await client.aclose()
 
 
 async def test_a_prompt_is_sent_as_one_user_message_with_the_settings(llm_server, make_client):

@@ -248,7 +248,7 @@ async def test_a_database_that_refuses_connections_is_unavailable(services: Serv
             await admin.execute(f'ALTER DATABASE "{services.database}" ALLOW_CONNECTIONS true')
     for database in (used, fresh):
         assert await database.fetch("SELECT 1") == [(1,)]
-        await database.close()
+        await database.aclose()
 
 
 # -- faults under load ---------------------------------------------------------------------
@@ -885,7 +885,7 @@ async def stored_events(project: Path) -> Events:
             conversations[sender] = [event.as_dict() for event in tracker.events]
         return conversations
     finally:
-        await store.close()
+        await store.aclose()
 
 
 def check_trackers(conversations: dict[str, list[Turn]], stored: Events) -> None:

@@ -65,7 +65,7 @@ async def test_a_committed_save_is_saved_once_the_database_answers_again(tmp_pat
     assert database.lookups > 0
     stored = await store.retrieve_full("u")
     assert stored is not None and len(stored.events) == len(saved.events)
-    await store.close()
+    await store.aclose()
 
 
 async def test_a_save_that_was_not_committed_is_a_failure(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ async def test_a_save_that_was_not_committed_is_a_failure(tmp_path: Path) -> Non
     with pytest.raises(StoreUnavailable):
         await store.save(tracker())
     assert await store.retrieve_full("u") is None
-    await store.close()
+    await store.aclose()
 
 
 async def test_a_save_that_got_no_connection_fails_without_looking(tmp_path: Path) -> None:
@@ -87,4 +87,4 @@ async def test_a_save_that_got_no_connection_fails_without_looking(tmp_path: Pat
     with pytest.raises(StoreUnreached):
         await store.save(tracker())
     assert database.lookups == 0  # nothing was sent, so the 503 comes at once
-    await store.close()
+    await store.aclose()

@@ -36,7 +36,7 @@ class FlakyStore(InMemoryTrackerStore):
         await super().append_events(sender_id, events, position=position)
         self.log.append("saved")
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         self.log.append("closed")
 
 

@@ -46,7 +46,7 @@ async def test_every_event_reaches_every_queue_in_order_as_the_reference_formats
     tracker = Tracker("alice", SLOTS, many_kinds())
     await broker(tracker, tracker.events[:5])
     await broker(tracker, tracker.events[5:])
-    await broker.close()
+    await broker.aclose()
     expected = [{"sender_id": "alice", **event.as_dict()} for event in tracker.events]
     for queue in queues:
         messages = await consume(queue, len(expected))
@@ -68,7 +68,7 @@ async def test_events_published_while_rabbitmq_is_unreachable_follow_later_in_or
     assert time.monotonic() - started < 3
     broker.port = 5672  # RabbitMQ is back
     await broker.publish([event_message("bob", second)])
-    await broker.close()
+    await broker.aclose()
     assert [m["text"] for m in message_dicts(await consume(queue, 2))] == ["first", "second"]
 
 
@@ -87,7 +87,7 @@ async def test_events_published_after_rabbitmq_closed_the_connection_arrive(
     assert done.returncode == 0, done.stderr
     for text in texts[1:]:
         await broker.publish([event_message("dave", ev.BotUttered(text=text))])
-    await broker.close()
+    await broker.aclose()
     assert [m["text"] for m in message_dicts(await consume(queue, len(texts)))] == texts
 
 
@@ -103,14 +103,14 @@ async def test_raise_on_failure_reports_an_unreachable_rabbitmq(
     with pytest.raises(StoreUnavailable):  # within retry_delay: no new attempt, same answer
         await broker.publish([event_message("carol", ev.BotUttered(text="hi"))])
     assert time.monotonic() - started < 3
-    await broker.close()
+    await broker.aclose()
 
 
 async def test_sql_broker_rows_in_sqlite(tmp_path: Path) -> None:
     broker = SQLEventBroker(SQLiteDatabase(tmp_path / "events.db"))
     tracker = Tracker("dave", SLOTS, many_kinds())
     await broker(tracker, tracker.events)
-    await broker.close()
+    await broker.aclose()
     with sqlite3.connect(tmp_path / "events.db") as connection:
         rows = connection.execute("SELECT sender_id, data FROM events ORDER BY id").fetchall()
     assert rows == [("dave", json.dumps(event_message("dave", e))) for e in tracker.events]
@@ -121,7 +121,7 @@ async def test_the_first_publishes_of_a_sql_broker_may_come_at_once(tmp_path: Pa
     await asyncio.gather(
         *(broker.publish([event_message(f"u{n}", ev.BotUttered(text="hi"))]) for n in range(5))
     )
-    await broker.close()
+    await broker.aclose()
     with sqlite3.connect(tmp_path / "events.db") as connection:
         assert connection.execute("SELECT COUNT(*) FROM events").fetchone() == (5,)
 
@@ -131,7 +131,7 @@ async def test_sql_broker_rows_in_postgres(pg_tables: Callable[[], str]) -> None
     broker = SQLEventBroker(PostgresDatabase(POSTGRES_URL), table=table)
     tracker = Tracker("erin", SLOTS, many_kinds())
     await broker(tracker, tracker.events)
-    await broker.close()
+    await broker.aclose()
     connection = await asyncpg.connect(POSTGRES_URL)
     try:
         rows = await connection.fetch(f"SELECT sender_id, data FROM {table} ORDER BY id")

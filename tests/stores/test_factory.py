@@ -35,7 +35,7 @@ async def round_trip(store: TrackerStore) -> None:
     await store.save(tracker)
     again = await store.retrieve("u1")
     assert again is not None and again.get_slot("city") == "hi"
-    await store.close()
+    await store.aclose()
 
 
 async def test_sqlite_under_the_project_by_default(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ async def test_workers_starting_together_create_the_database_once() -> None:
         await asyncio.gather(*(store.keys() for store in stores))
     finally:
         for store in stores:
-            await store.close()
+            await store.aclose()
         connection = await asyncpg.connect(POSTGRES_URL)
         await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await connection.close()

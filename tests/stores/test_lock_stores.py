@@ -39,7 +39,7 @@ async def open_locks(request: pytest.FixtureRequest, redis_prefix: str) -> Async
 
     yield open_one
     for store in opened:
-        await store.close()
+        await store.aclose()
 
 
 async def test_waiters_get_the_lock_in_arrival_order(open_locks: OpenLocks) -> None:
@@ -113,7 +113,7 @@ async def test_redis_lock_keys_are_gone_once_nobody_holds_or_waits(redis_prefix:
         assert 0 < await client.pttl(keys[0]) <= 61_000  # even these expire by themselves
     assert [key async for key in client.scan_iter(match=f"{redis_prefix}:*")] == []
     await client.aclose()
-    await locks.close()
+    await locks.aclose()
 
 
 async def test_a_holder_that_outlives_lock_lifetime_lets_the_next_turn_in(
@@ -132,8 +132,8 @@ async def test_a_holder_that_outlives_lock_lifetime_lets_the_next_turn_in(
     assert 0.25 <= time.monotonic() - started < 2
     await abandoned.__aexit__(None, None, None)  # a late release harms nobody
     await asyncio.wait_for(_enter(next_one, "c"), timeout=1)
-    await stuck.close()
-    await next_one.close()
+    await stuck.aclose()
+    await next_one.aclose()
 
 
 async def test_an_unreachable_redis_is_reported_quickly() -> None:
@@ -144,7 +144,7 @@ async def test_an_unreachable_redis_is_reported_quickly() -> None:
     with pytest.raises(StoreUnavailable):
         await _enter(locks, "c")
     assert time.monotonic() - started < 3
-    await locks.close()
+    await locks.aclose()
 
 
 def test_factory(monkeypatch: pytest.MonkeyPatch) -> None:

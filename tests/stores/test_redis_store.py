@@ -32,7 +32,7 @@ async def test_events_are_a_list_that_expires_after_record_exp(redis_prefix: str
     assert 0 < await client.ttl(key) <= 100
     assert await client.get(f"{redis_prefix}:tracker_session:a") == "5"
     assert await store.keys() == ["a"]
-    await store.close()
+    await store.aclose()
 
 
 async def test_a_conversation_stored_by_the_reference_is_read_and_continued(
@@ -52,4 +52,4 @@ async def test_a_conversation_stored_by_the_reference_is_read_and_continued(
     await store.save(latest)
     full = await store.retrieve_full("old")
     assert full is not None and len(full.events) == 15 and full.get_slot("city") == "three"
-    await store.close()
+    await store.aclose()

@@ -38,7 +38,7 @@ async def test_sqlite_rows_follow_the_reference_layout_and_survive_reopening(
 ) -> None:
     store = SQLTrackerStore(SQLiteDatabase(tmp_path / "t.db"), SLOTS)
     await store.save(Tracker("a", SLOTS, session("hi")))
-    await store.close()
+    await store.aclose()
     with sqlite3.connect(tmp_path / "t.db") as connection:
         rows = connection.execute(
             "SELECT sender_id, event_index, type_name, intent_name, action_name FROM events"
@@ -49,7 +49,7 @@ async def test_sqlite_rows_follow_the_reference_layout_and_survive_reopening(
     reopened = SQLTrackerStore(SQLiteDatabase(tmp_path / "t.db"), SLOTS)
     again = await reopened.retrieve("a")
     assert again is not None and again.get_slot("city") == "hi"
-    await reopened.close()
+    await reopened.aclose()
 
 
 async def test_a_sqlite_table_of_the_reference_is_numbered_and_continued(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ async def test_a_sqlite_table_of_the_reference_is_numbered_and_continued(tmp_pat
         )
     store = SQLTrackerStore(SQLiteDatabase(tmp_path / "rasa.db"), SLOTS)
     await _continue_old_conversation(store)
-    await store.close()
+    await store.aclose()
 
 
 async def test_a_postgres_table_of_the_reference_is_numbered_and_continued(
@@ -83,7 +83,7 @@ async def test_a_postgres_table_of_the_reference_is_numbered_and_continued(
         await connection.close()
     store = SQLTrackerStore(PostgresDatabase(POSTGRES_URL), SLOTS, table=table)
     await _continue_old_conversation(store)
-    await store.close()
+    await store.aclose()
 
 
 async def _continue_old_conversation(store: SQLTrackerStore) -> None:
@@ -129,5 +129,5 @@ async def test_a_save_whose_connection_dropped_after_the_commit_counts_as_saved(
     with pytest.raises(StoreUnavailable):
         await lost.save(Tracker("u", SLOTS, session("hi")))
     assert await lost.retrieve_full("u") is None
-    await committed.close()
-    await lost.close()
+    await committed.aclose()
+    await lost.aclose()

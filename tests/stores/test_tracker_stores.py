@@ -57,7 +57,7 @@ async def open_store(
 
     yield open_one
     for store in opened:
-        await store.close()
+        await store.aclose()
 
 
 def dicts(events: list[ev.Event]) -> list[dict]:
@@ -166,7 +166,7 @@ async def test_two_processes_taking_turns_under_the_redis_lock_keep_every_event_
                         await asyncio.sleep(0)  # let the other process run meanwhile
                     await store.save(tracker)
         finally:
-            await locks.close()
+            await locks.aclose()
 
     await asyncio.gather(process("a"), process("b"))
     full = await open_store().retrieve_full("shared")
@@ -204,4 +204,4 @@ async def test_an_unreachable_server_is_reported_quickly_and_nothing_is_saved(
         await store.save(tracker)
     assert time.monotonic() - started < 3
     assert tracker.saved_event_count == 0  # the next save tries them all again
-    await store.close()
+    await store.aclose()

@@ -53,7 +53,7 @@ async def run_judged(folder: Path, text: str) -> TestResult:
     try:
         (result,) = await run_cases(make_processor(), cases, judges=judges)
     finally:
-        await judges.close()
+        await judges.aclose()
     return result
 
 

@@ -63,7 +63,7 @@ class FlowRetriever:
 
     async def aclose(self) -> None:
         if self.embedder is not None:
-            await self.embedder.close()
+            await self.embedder.aclose()
 
     async def select(
         self, message: str, tracker: Tracker, available: Sequence[Flow], active: set[str]

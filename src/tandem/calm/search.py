@@ -85,7 +85,7 @@ class EnterpriseSearchPolicy(FrameAnswerPolicy):
     async def aclose(self) -> None:
         await super().aclose()
         if self.embedder is not None:
-            await self.embedder.close()
+            await self.embedder.aclose()
 
     async def answer(self, tracker: Tracker) -> Answer:
         question = latest_user_text(tracker)

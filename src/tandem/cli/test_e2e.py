@@ -164,7 +164,7 @@ async def _test(args: argparse.Namespace) -> int:
             judges=judges,
         )
     finally:
-        await judges.close()
+        await judges.aclose()
         await close_processor(processor)
     _report(args, results, processor)
     print()

@@ -223,7 +223,7 @@ class LLMClient:
         self._count(usage, latency_ms)
         return vectors
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
         self._session = None
@@ -232,7 +232,7 @@ class LLMClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+        await self.aclose()
 
     # -- HTTP ---------------------------------------------------------------------------
 

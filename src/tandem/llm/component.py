@@ -57,4 +57,4 @@ class PromptedLLMComponent:
         self.template = PROMPTS.from_string(text)
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.client.aclose()

@@ -173,8 +173,8 @@ class MessageProcessor:
         """Release what the processor holds (tracker and lock store, event broker, action
         server, the assistant's closeables), each even if another fails. Call it once the
         turns in flight have finished."""
-        closers = [self.tracker_store.close, self.lock_store.close]
-        close_sink = getattr(self._event_sink, "close", None)  # event brokers have one
+        closers = [self.tracker_store.aclose, self.lock_store.aclose]
+        close_sink = getattr(self._event_sink, "aclose", None)  # event brokers have one
         if close_sink is not None:
             closers.append(close_sink)
         if self.action_server is not None:

@@ -88,7 +88,7 @@ def create_app(
 
 async def _close_processor(app: web.Application) -> None:
     server = app[CONTEXT]
-    await server.slot.close(server.shutdown_timeout)
+    await server.slot.aclose(server.shutdown_timeout)
 
 
 @web.middleware

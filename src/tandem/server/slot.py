@@ -87,7 +87,7 @@ class ProcessorSlot:
             return False
         return True
 
-    async def close(self, timeout: float) -> None:
+    async def aclose(self, timeout: float) -> None:
         """Stop serving: let in-flight turns finish (bounded), then release stores and locks."""
         self._closed = True
         await self.drain(timeout)

@@ -45,7 +45,7 @@ class EventBroker(ABC):
         """Publish ``messages`` in order. Raises ``StoreUnavailable`` if the broker cannot
         be reached and the configuration asks for failures to be raised."""
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         return None
 
 
@@ -80,8 +80,8 @@ class SQLEventBroker(EventBroker):
                     )
                 self._ready = True
 
-    async def close(self) -> None:
-        await self.database.close()
+    async def aclose(self) -> None:
+        await self.database.aclose()
 
 
 def create_event_broker(

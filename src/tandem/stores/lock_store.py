@@ -14,7 +14,7 @@ class LockStore(ABC):
         """Hold the conversation's lock for the duration of the ``async with`` block; waiters
         get it in arrival order, and it is released when the block ends, however it ends."""
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         return None
 
 

@@ -106,7 +106,7 @@ class PikaEventBroker(EventBroker):
                 raise StoreUnavailable(f"RabbitMQ: {error}") from error
             log.error("could not publish %d events to RabbitMQ: %s", len(bodies) - sent, error)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Send what was kept if RabbitMQ is back (one last attempt, connecting if need be),
         then disconnect."""
         if self._unpublished:

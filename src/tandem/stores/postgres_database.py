@@ -76,7 +76,7 @@ class PostgresDatabase(SQLDatabase):
                 await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK_KEY)
                 yield _PostgresSchemaSession(connection)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()

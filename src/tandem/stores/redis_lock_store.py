@@ -137,5 +137,5 @@ class RedisLockStore(LockStore):
                 self.lock_lifetime,
             )
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self.client.aclose()

@@ -160,5 +160,5 @@ class RedisTrackerStore(TrackerStore):
                 async for key in self.client.scan_iter(match=self.prefix + "*", count=1000)
             ]
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self.client.aclose()

@@ -147,8 +147,8 @@ class SQLTrackerStore(TrackerStore):
         rows = await self.database.fetch(f"SELECT DISTINCT sender_id FROM {self.table}")
         return [str(sender) for (sender,) in rows]
 
-    async def close(self) -> None:
-        await self.database.close()
+    async def aclose(self) -> None:
+        await self.database.aclose()
 
     async def _prepare(self) -> None:
         """Create or upgrade the table once, on first use (the database may be down at

@@ -53,7 +53,7 @@ class SQLiteDatabase(SQLDatabase):
             raise
         await self._call(lambda connection: connection.execute("COMMIT"))
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         def close(connection: sqlite3.Connection) -> None:
             connection.close()
             self._connection = None

@@ -90,7 +90,7 @@ class TrackerStore(ABC):
         what the store holds, instead of reading and replaying every event again."""
         return None
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         return None
 
 

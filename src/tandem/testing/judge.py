@@ -107,8 +107,8 @@ class Judge:
             raise JudgeError(f"the judge's LLM call failed: {error}") from None
         return parse_score(completion.text)
 
-    async def close(self) -> None:
-        await self.client.close()
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def judge_config(settings: JudgeSettings, endpoints: Endpoints | None) -> LLMConfig:
@@ -140,6 +140,6 @@ class Judges:
         settings = case.definitions.judge
         return None if settings is None else self._judges.get(settings)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         for judge in self._judges.values():
-            await judge.close()
+            await judge.aclose()
