@@ -1,4 +1,4 @@
-"""The custom action client against a real rasa-sdk action server (NLU spec §7).
+"""The custom action client against a real rasa-sdk action server.
 
 The rasa-sdk server runs ``sdk_test_actions.py`` in a subprocess, started once per session.
 Failure modes the SDK cannot produce on demand (timeouts, 449, bad JSON) use tiny aiohttp
@@ -72,7 +72,7 @@ async def run_remote(name: str, client: ActionServerClient, tracker_=None) -> li
     return await RemoteAction(name).run(tracker_ or tracker(), context)
 
 
-# -- against rasa-sdk -----------------------------------------------------------------------
+# -- against rasa-sdk -----------------------------------------------------------------------------
 
 
 async def test_events_and_messages_come_back_in_order(client):
@@ -173,7 +173,7 @@ async def test_health_and_action_list(client):
     assert {"action_greet_by_name", "validate_restaurant_form"} <= set(await client.list_actions())
 
 
-# -- transport failures ---------------------------------------------------------------------
+# -- transport failures ---------------------------------------------------------------------------
 
 
 async def test_refused_connection_is_a_failure(unused_port: int):

@@ -1,4 +1,4 @@
-"""Default actions return exactly the reference's events (NLU spec §6, CALM spec §2.7)."""
+"""Default actions return exactly the reference's events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Responses: which variation is chosen and how it is filled in (NLU spec §1.4.6)."""
+"""Responses: which variation is chosen and how it is filled in."""
 
 from __future__ import annotations
 

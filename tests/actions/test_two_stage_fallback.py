@@ -1,4 +1,4 @@
-"""The two-stage fallback loop: affirm, rephrase, give up (NLU spec §6)."""
+"""The two-stage fallback loop: affirm, rephrase, give up."""
 
 from __future__ import annotations
 

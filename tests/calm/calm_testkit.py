@@ -130,7 +130,7 @@ def stack_of(tracker: Tracker) -> list[tuple[str, str]]:
     return [(f.get("flow_id", f["type"]), f.get("step_id", "")) for f in tracker.stack]
 
 
-# -- LLM command generators against the scripted server --------------------------------------
+# -- LLM command generators against the scripted server -------------------------------------------
 
 LLM_GROUP = "scripted_llm"
 COMPACT = "CompactLLMCommandGenerator"
@@ -238,7 +238,7 @@ class LLMProcessors(ProjectProcessors):
         return self.keep(processor)
 
 
-# The variables every command prompt template gets (spec §5.7.4).
+# The variables every command prompt template gets.
 PROMPT_VARIABLES = (
     "available_flows",
     "current_conversation",

@@ -1,5 +1,5 @@
 """Free-form chitchat: ``IntentlessPolicy`` answers the ``chitchat`` frame that a
-``pattern_chitchat`` running ``action_trigger_chitchat`` pushes (spec §4.2, §5.3 rule 5)."""
+``pattern_chitchat`` running ``action_trigger_chitchat`` pushes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Command cleaning (spec §5.3, conformance item 24), ``should_slot_be_set`` (§5.6) and how
-generators merge their commands with earlier ones (§5.2)."""
+"""Command cleaning, ``should_slot_be_set`` and how
+generators merge their commands with earlier ones."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ from tandem.project.flows.patterns import build_flows
 from tandem.project.flows.reader import flows_from_yaml
 from tandem.project.yaml import parse_yaml
 
-# -- builders shared with test_nlu_adapter.py --------------------------------------------------
+# -- builders shared with test_nlu_adapter.py -----------------------------------------------------
 
 
 def flows_of(text: str, *, with_default_patterns: bool = True) -> FlowsList:
@@ -79,7 +79,7 @@ def filled(name: str, value: Any, filled_by: str | None = None) -> ev.SlotSet:
     return ev.SlotSet(name=name, value=value, filled_by=filled_by)
 
 
-# -- the project of these tests ----------------------------------------------------------------
+# -- the project of these tests -------------------------------------------------------------------
 
 SLOTS = """
     intents: [greet]
@@ -141,7 +141,7 @@ def corrections(commands: list[Command]) -> list[CorrectedSlot]:
     return list(correction.corrected_slots)
 
 
-# -- SetSlot -----------------------------------------------------------------------------------
+# -- SetSlot --------------------------------------------------------------------------------------
 
 
 def test_new_value_for_a_filled_slot_that_is_not_asked_becomes_a_correction() -> None:
@@ -236,7 +236,7 @@ def test_llm_does_not_overwrite_an_nlu_filled_value_unless_allowed() -> None:
     assert corrections(cleaned) == [CorrectedSlot("memo", "gift", LLM)]
 
 
-# -- CancelFlow, CannotHandle, StartFlow -------------------------------------------------------
+# -- CancelFlow, CannotHandle, StartFlow ----------------------------------------------------------
 
 
 def test_cancel_flow_without_an_active_flow_becomes_cannot_handle() -> None:
@@ -289,7 +289,7 @@ def test_starting_the_running_flow_answers_the_continue_interrupted_question() -
     assert clean([StartFlow("transfer_money")], tracker) == [StartFlow("transfer_money")]
 
 
-# -- free-form answers and Clarify -------------------------------------------------------------
+# -- free-form answers and Clarify ----------------------------------------------------------------
 
 
 def test_chitchat_and_knowledge_answers_move_to_the_front() -> None:
@@ -347,7 +347,7 @@ def test_of_several_clarify_commands_the_first_is_kept() -> None:
     assert clean([first, second]) == [first]
 
 
-# -- CLARIFY_ON_MULTIPLE_START_FLOWS -----------------------------------------------------------
+# -- CLARIFY_ON_MULTIPLE_START_FLOWS --------------------------------------------------------------
 
 TWO_STARTS = [StartFlow("transfer_money"), StartFlow("check_balance")]
 
@@ -370,7 +370,7 @@ def test_several_starts_stay_by_default(monkeypatch: pytest.MonkeyPatch) -> None
     assert clean(TWO_STARTS) == TWO_STARTS
 
 
-# -- should_slot_be_set (§5.6) -----------------------------------------------------------------
+# -- should_slot_be_set ---------------------------------------------------------------------------
 
 
 def slot_with(*types: str) -> Slot:
@@ -414,7 +414,7 @@ def test_llm_value_after_an_earlier_set_slot_of_the_same_message() -> None:
     assert should_slot_be_set(slot, SetSlot("x", 2, NLU), [SetSlot("x", 1, NLU)]) is True
 
 
-# -- merging with earlier generators' commands (§5.2) ------------------------------------------
+# -- merging with earlier generators' commands ----------------------------------------------------
 
 
 def test_nlu_wins_over_prior_commands() -> None:

@@ -28,7 +28,7 @@ def holds(text: str) -> bool:
     return Predicate.parse(text).evaluate(DOCUMENT)
 
 
-# The verified examples of spec §3.5, verbatim.
+# Examples whose results were checked against the reference's condition language.
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

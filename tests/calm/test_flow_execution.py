@@ -1,4 +1,4 @@
-"""The CALM engine end to end: commands in, events and stacks out (spec §11 items 13-30)."""
+"""The CALM engine end to end: commands in, events and stacks out."""
 
 from __future__ import annotations
 
@@ -338,7 +338,7 @@ async def test_no_to_the_offer_cancels_the_interrupted_flows(processor) -> None:
     await send(processor, cmd.StartFlow("help"))
     events = await send(processor, cmd.SetSlot("continue_interrupted_flow_confirmation", False))
     assert ("flow_cancelled", "register") in flow_events(events)
-    # the cancel pattern names the flow by its id here (spec §4.6)
+    # the cancel pattern names the flow by its id here
     assert "Okay, stopping register." in texts(events)
     assert (await tracker_of(processor)).stack == []
 

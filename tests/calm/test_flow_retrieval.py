@@ -1,4 +1,4 @@
-"""Flow retrieval: which flows a command prompt offers when there are many (spec §5.2 step 2).
+"""Flow retrieval: which flows a command prompt offers when there are many.
 
 Ranking is tested on the retriever itself; what reaches the prompt is read back from the
 requests the scripted LLM server received.
@@ -97,7 +97,7 @@ def retriever(**options) -> FlowRetriever:
     return FlowRetriever.from_options(options, FLOWS, None)
 
 
-# -- ranking ---------------------------------------------------------------------------------------
+# -- ranking --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ async def test_num_flows_limits_the_ranked_candidates():
     assert len(await retriever().select(STOLEN_CARD, tracker, available, set())) == 21
 
 
-# -- what the prompt offers ------------------------------------------------------------------------
+# -- what the prompt offers -----------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -405,7 +405,7 @@ def test_several_flows_keep_file_order() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "message", "hint"),
     [
-        # §3.8 item 1: no steps.
+        # A flow without steps.
         ("flows:\n  f:\n    description: d\n    steps: []\n", 4, "has no steps", ""),
         # item 2: an empty then/else list.
         (

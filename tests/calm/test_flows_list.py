@@ -249,7 +249,7 @@ def test_every_response_a_default_pattern_utters_is_a_default_response() -> None
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        # §3.8 item 11: an intent triggers at most one flow, patterns included.
+        # An intent triggers at most one flow, patterns included.
         (
             """
             flows:

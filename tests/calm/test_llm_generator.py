@@ -1,6 +1,6 @@
-"""LLM command generators against a scripted OpenAI-compatible server (spec §5.2, §5.7.4,
-§5.7.5, conformance items 31 and 32): failures, ``minimize_num_calls``, merging with earlier
-commands, the slot-mapping filter, the prompt and the input checks."""
+"""LLM command generators against a scripted OpenAI-compatible server: failures,
+``minimize_num_calls``, merging with earlier commands, the slot-mapping filter, the prompt
+and the input checks."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ async def make_processor(tmp_path, llm_server):
     await processors.aclose()
 
 
-# -- failures (spec §5.7.5) ----------------------------------------------------------------------
+# -- failures -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ async def test_after_a_timeout_the_user_hears_the_internal_error_and_can_go_on(
     assert texts(await say(processor, "I want to send money")) == ["Who should get the money?"]
 
 
-# -- minimize_num_calls (spec §5.2, conformance item 32) -------------------------------------------
+# -- minimize_num_calls ---------------------------------------------------------------------------
 
 
 async def test_a_flow_started_by_the_nlu_adapter_needs_no_llm_call(make_processor, llm_server):
@@ -273,7 +273,7 @@ async def test_without_minimize_num_calls_the_llm_is_asked_and_earlier_commands_
     assert len(llm_server.requests) == 1
 
 
-# -- the slot-mapping filter and the routing slot (spec §5.2 steps 5 and 6) ----------------------
+# -- the slot-mapping filter and the routing slot -------------------------------------------------
 
 
 async def test_slots_with_an_empty_mapping_list_cannot_be_set_by_the_llm(
@@ -316,7 +316,7 @@ async def test_the_routing_slot_is_set_after_the_llm_commands(make_processor, ll
     assert commands[-1].extractor == cmd.LLM
 
 
-# -- prompt inputs (spec §5.7.4) -------------------------------------------------------------------
+# -- prompt inputs --------------------------------------------------------------------------------
 
 
 async def inputs_of_turn(processor, llm_server, text: str, answer: str) -> dict:
@@ -510,7 +510,7 @@ async def test_the_default_prompts_show_the_message_and_flows_and_their_own_lang
     assert foreign_action not in prompt
 
 
-# -- input checks of every generator (spec §5.2 step 3, conformance item 31) ---------------------
+# -- input checks of every generator --------------------------------------------------------------
 
 
 async def test_empty_input_is_an_error_without_asking_the_llm(make_processor, llm_server):

@@ -1,5 +1,5 @@
-"""Commands from intents and entities (spec §8), ``/intent`` and ``/SetSlots`` messages (§1.3)
-and the checks every command generator shares (§2.5, §5.2)."""
+"""Commands from intents and entities, ``/intent`` and ``/SetSlots`` messages
+and the checks every command generator shares."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def nlu_dicts(*pairs: tuple[str, Any]) -> list[dict[str, Any]]:
     return commands_as_dicts(SetSlot(name, value, NLU) for name, value in pairs)
 
 
-# -- flow triggers -----------------------------------------------------------------------------
+# -- flow triggers --------------------------------------------------------------------------------
 
 
 def test_intent_starts_the_flow_it_triggers_at_or_above_the_threshold() -> None:
@@ -212,7 +212,7 @@ def test_message_without_intent_or_entities_converts_to_nothing() -> None:
     assert convert(message(None, text="hello")) == []
 
 
-# -- slots -------------------------------------------------------------------------------------
+# -- slots ----------------------------------------------------------------------------------------
 
 
 def test_trigger_comes_first_then_the_slots_in_domain_order() -> None:
@@ -268,7 +268,7 @@ def test_ask_before_filling_slots_are_filled_only_while_asked() -> None:
     )
 
 
-# -- NLUCommandAdapter.predict_commands --------------------------------------------------------
+# -- NLUCommandAdapter.predict_commands -----------------------------------------------------------
 
 
 async def predict(
@@ -342,7 +342,7 @@ async def test_prior_commands_stay_when_the_nlu_has_nothing_to_say() -> None:
     assert await predict(message("greet", commands=prior), flows=FlowsList()) == prior
 
 
-# -- /intent messages (§1.3 step 5) ------------------------------------------------------------
+# -- /intent messages -----------------------------------------------------------------------------
 
 
 def for_intent(intent: str, tracker: Tracker | None = None) -> list[Command]:
@@ -388,7 +388,7 @@ def test_intent_missing_from_the_domain_cannot_be_handled() -> None:
     ]
 
 
-# -- /SetSlots messages (§1.3 step 2) ----------------------------------------------------------
+# -- /SetSlots messages ---------------------------------------------------------------------------
 
 
 def payload(*pairs: tuple[str, Any]) -> list[dict[str, Any]]:
@@ -433,7 +433,7 @@ def test_other_messages_are_not_set_slots_messages() -> None:
     assert set_slots("set slots please") is None
 
 
-# -- checks shared by all generators (§2.5, §5.2) ----------------------------------------------
+# -- checks shared by all generators --------------------------------------------------------------
 
 
 def test_input_errors() -> None:

@@ -1,4 +1,4 @@
-"""How a CALM assistant reads messages (spec §1.3, §5.2 input checks)."""
+"""How a CALM assistant reads messages."""
 
 from __future__ import annotations
 

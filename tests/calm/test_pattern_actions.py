@@ -1,4 +1,4 @@
-"""The default actions of CALM's patterns and the ``flow_<id>`` actions (spec §6.5, §2.10).
+"""The default actions of CALM's patterns and the ``flow_<id>`` actions.
 
 Each test builds a stack, runs one action and applies its events to the tracker, then
 compares the resulting stack (never patch strings) and the other events.
@@ -159,7 +159,7 @@ AMOUNT_REJECTIONS = [
 ]
 
 
-# -- action_run_slot_rejections ------------------------------------------------------------
+# -- action_run_slot_rejections -------------------------------------------------------------------
 
 
 def asking(slot: str, *values: Any, rejections: list[dict[str, str]] | None = None) -> Tracker:
@@ -276,7 +276,7 @@ async def test_the_validate_pattern_is_checked_too_and_nothing_else_is():
     assert events == []
 
 
-# -- action_correct_flow_slot --------------------------------------------------------------
+# -- action_correct_flow_slot ---------------------------------------------------------------------
 
 
 def correction() -> st.Frame:
@@ -365,7 +365,7 @@ async def test_the_correction_action_needs_its_pattern_on_top():
     assert events == []
 
 
-# -- action_cancel_flow --------------------------------------------------------------------
+# -- action_cancel_flow ---------------------------------------------------------------------------
 
 
 async def test_cancel_winds_down_the_listed_frames():
@@ -384,7 +384,7 @@ async def test_cancel_winds_down_the_listed_frames():
     assert events == []
 
 
-# -- action_clarify_flows ------------------------------------------------------------------
+# -- action_clarify_flows -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -405,7 +405,7 @@ async def test_clarification_lists_at_most_the_maximum_of_options(names, maximum
     assert after.stack == [{**clarify, "names": shown, "clarification_options": options}]
 
 
-# -- action_clean_stack --------------------------------------------------------------------
+# -- action_clean_stack ---------------------------------------------------------------------------
 
 
 async def test_clean_stack_winds_down_every_flow_and_drops_other_frames():
@@ -434,7 +434,7 @@ async def test_clean_stack_run_by_a_flow_moves_that_flow_to_the_bottom():
     ]
 
 
-# -- continuing or cancelling interrupted flows --------------------------------------------
+# -- continuing or cancelling interrupted flows ---------------------------------------------------
 
 
 def offer(*flow_ids: str) -> st.Frame:
@@ -527,7 +527,7 @@ async def test_cancelling_the_interrupted_flows_cancels_each_by_its_id():
     assert all(after.get_slot(name) is None for name in HELPERS)
 
 
-# -- action_repeat_bot_messages ------------------------------------------------------------
+# -- action_repeat_bot_messages -------------------------------------------------------------------
 
 
 def conversation() -> list[ev.Event]:
@@ -561,7 +561,7 @@ async def test_repeating_leaves_out_the_question_a_collect_pattern_asks_again():
     assert [e.text for e in events] == ["Hello!"]
 
 
-# -- frames for other policies, markers, hanging up ----------------------------------------
+# -- frames for other policies, markers, hanging up -----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -586,7 +586,7 @@ async def test_handoff_metric_and_hangup():
     assert after.terminated
 
 
-# -- flow_<id> -----------------------------------------------------------------------------
+# -- flow_<id> ------------------------------------------------------------------------------------
 
 
 async def test_a_flow_action_starts_its_flow():

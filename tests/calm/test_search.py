@@ -1,5 +1,5 @@
 """Answers from documents: the passage index, and ``EnterpriseSearchPolicy`` in conversations
-whose ``pattern_search`` runs ``action_trigger_search`` (spec §4.2, §6.2, §7.6)."""
+whose ``pattern_search`` runs ``action_trigger_search``."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ async def search_bot(tmp_path: Path, llm_server: FakeLLMServer) -> AsyncIterator
     await bots.aclose()
 
 
-# -- the document index --------------------------------------------------------------------------
+# -- the document index ---------------------------------------------------------------------------
 
 
 def test_passages_keep_paragraphs_together_up_to_the_limit() -> None:
@@ -145,7 +145,7 @@ async def test_the_index_ranks_by_embeddings_when_given_a_model(
     assert [r.path for r in llm_server.requests] == ["/v1/embeddings", "/v1/embeddings"]
 
 
-# -- conversations -------------------------------------------------------------------------------
+# -- conversations --------------------------------------------------------------------------------
 
 
 async def test_a_knowledge_question_is_answered_from_the_documents(
@@ -270,7 +270,7 @@ async def test_it_abstains_unless_the_conversation_is_routed_to_calm(
     assert len(llm_server.requests) == 1
 
 
-# -- trained models ------------------------------------------------------------------------------
+# -- trained models -------------------------------------------------------------------------------
 
 
 async def test_a_trained_model_answers_from_its_own_copy_of_the_documents(

@@ -1,4 +1,4 @@
-"""Domain-level slot ``validation`` (spec §4.2 ``pattern_validate_slot``, §5.4)."""
+"""Domain-level slot ``validation``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The routers' decisions and how they reach the rest of the pipeline (CALM spec §2.3-§2.5,
-conformance checklist §11 items 1-7)."""
+"""The routers' decisions and how they reach the rest of the pipeline."""
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ STICKY_NLU = [routing_command(False)]
 ROUTE_TO_CALM = routing_command(True)  # what command generators add for CALM
 
 
-# -- IntentBasedRouter on its own (§2.3) ------------------------------------------------------
+# -- IntentBasedRouter on its own -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -44,11 +43,11 @@ ROUTE_TO_CALM = routing_command(True)  # what command generators add for CALM
         ("book a table", STICKY_NLU, "nlu_sticky", "intent 'book_table' is in nlu_entry.sticky"),
         ("hi", NON_STICKY, "nlu_non_sticky", "intent 'greet' is in nlu_entry.non_sticky"),
         ("send money", TO_CALM, "calm", "intent 'transfer' is in calm_entry.sticky"),
-        # §11 item 4: an unlisted intent goes to CALM if it triggers a flow ...
+        # An unlisted intent goes to CALM if it triggers a flow ...
         ("my balance", TO_CALM, "calm", "is in no list but converts to: start flow"),
         # ... and to the NLU-based system, for good, otherwise.
         ("something else", STICKY_NLU, "nlu_sticky", "is in no list and starts no flow"),
-        # §11 item 5: no intent at all.
+        # No intent at all.
         ("", STICKY_NLU, "nlu_sticky", "no intent was predicted"),
         ("what the NLU does not know", STICKY_NLU, "nlu_sticky", "no intent was predicted"),
     ],
@@ -79,7 +78,7 @@ async def test_an_intent_in_several_lists_is_decided_in_the_order_of_the_checks(
 async def test_an_active_routing_session_is_kept_whatever_the_intent(
     open_chat: OpenChat, text: str
 ) -> None:
-    """§11 item 6: the slot decides; the router only repeats it."""
+    """The slot decides; the router only repeats it."""
     chat = open_chat()
     assert await chat.decide(text, routed=True) == (
         TO_CALM,
@@ -91,7 +90,7 @@ async def test_an_active_routing_session_is_kept_whatever_the_intent(
     )
 
 
-# §11 item 4's gotcha: the router converts unlisted intents without the domain, so only
+# A gotcha: the router converts unlisted intents without the domain, so only
 # mappings that need neither intents nor entities of the domain make a command of their own.
 NOTE_FLOW = """\
   leave_note:
@@ -144,11 +143,11 @@ async def test_a_router_needs_the_routing_slot_and_its_settings(open_chat: OpenC
         LLMBasedRouter({"calm_entry": {"sticky": None}}, None)
 
 
-# -- the IntentBasedRouter in the pipeline (§2.5; §11 items 1-3, 6) ---------------------------
+# -- the IntentBasedRouter in the pipeline --------------------------------------------------------
 
 
 async def test_sticky_nlu_sets_the_slot_and_keeps_calm_out(open_chat: OpenChat) -> None:
-    """§11 item 1."""
+    """A sticky NLU intent sets the routing slot to false; CALM stays out of the turn."""
     turn = await open_chat().say("book a table")
     assert turn.commands == STICKY_NLU
     assert turn.llm_calls == 0  # the LLM command generator stepped aside
@@ -161,7 +160,7 @@ async def test_sticky_nlu_sets_the_slot_and_keeps_calm_out(open_chat: OpenChat) 
 async def test_non_sticky_nlu_leaves_the_slot_alone_and_the_router_runs_again(
     open_chat: OpenChat,
 ) -> None:
-    """§11 item 2."""
+    """A non-sticky NLU intent leaves the slot unset, so the router decides again."""
     chat = open_chat()
     turn = await chat.say("hi")
     assert turn.commands == NON_STICKY
@@ -173,7 +172,7 @@ async def test_non_sticky_nlu_leaves_the_slot_alone_and_the_router_runs_again(
 
 
 async def test_calm_is_made_sticky_by_the_command_generator(open_chat: OpenChat) -> None:
-    """§11 item 3: the router leaves no command; the LLM generator adds the routing one."""
+    """The router leaves no command; the LLM generator adds the routing one."""
     turn = await open_chat().say("send money", START_TRANSFER)
     assert turn.commands == [{"command": "start flow", "flow": "transfer_money"}, ROUTE_TO_CALM]
     assert turn.llm_calls == 1
@@ -184,7 +183,7 @@ async def test_calm_is_made_sticky_by_the_command_generator(open_chat: OpenChat)
 
 
 async def test_a_flow_trigger_goes_to_calm_without_asking_the_llm(open_chat: OpenChat) -> None:
-    """§11 item 4: NLUCommandAdapter starts the flow and sets the slot itself."""
+    """NLUCommandAdapter starts the flow and sets the slot itself."""
     turn = await open_chat().say("my balance")
     assert turn.commands == [{"command": "start flow", "flow": "check_balance"}, ROUTE_TO_CALM]
     assert turn.llm_calls == 0
@@ -194,7 +193,7 @@ async def test_a_flow_trigger_goes_to_calm_without_asking_the_llm(open_chat: Ope
 async def test_generators_are_skipped_for_an_nlu_session_whatever_the_intent(
     open_chat: OpenChat,
 ) -> None:
-    """§11 item 6 in the pipeline: with the slot false, not even a flow trigger reaches CALM."""
+    """In the pipeline: with the slot false, not even a flow trigger reaches CALM."""
     chat = open_chat()
     await chat.say("book a table")
     for text in ("send money", "my balance"):
@@ -218,7 +217,7 @@ async def test_a_calm_session_ignores_the_intents_of_the_nlu_system(open_chat: O
     assert turn.texts == ["Sent 50.0.", "Anything else?"]
 
 
-# -- LLMBasedRouter (§2.4; §11 item 7) --------------------------------------------------------
+# -- LLMBasedRouter -------------------------------------------------------------------------------
 
 LLM_ROUTED = coexistence_config(LLM_ROUTER)
 
@@ -288,7 +287,7 @@ async def test_the_llm_router_prompt_describes_the_assistants_and_quotes_only_th
 
 
 async def test_the_llm_router_is_not_asked_during_a_routing_session(open_chat: OpenChat) -> None:
-    """§11 item 6 for the LLM router: no call once the slot is set."""
+    """The LLM router: no call once the slot is set."""
     chat = open_chat(LLM_ROUTED)
     await chat.say("book a table", "C")
     turn = await chat.say("send money")

@@ -1,6 +1,5 @@
 """Conversations through both systems: routing sessions, their end, intent triggers, policy
-gating and what the NLU policies see (mission text "How does Coexistence work?"; CALM spec
-§1.3, §2.6-§2.10; conformance checklist §11 items 8-10)."""
+gating and what the NLU policies see."""
 
 from __future__ import annotations
 
@@ -65,7 +64,7 @@ async def routing_ended(chat: Chat) -> bool:
     return tracker.get_slot(ROUTING) is None and tracker.stack == []
 
 
-# -- routing sessions -------------------------------------------------------------------------
+# -- routing sessions -----------------------------------------------------------------------------
 
 
 async def test_a_calm_session_is_sticky_until_pattern_completed_resets_the_routing(
@@ -128,7 +127,7 @@ async def test_non_sticky_turns_leave_the_session_undecided(chat: Chat) -> None:
     assert turn.route_events == [True]
 
 
-# -- action_reset_routing (§2.7, §11 item 8) -------------------------------------------------
+# -- action_reset_routing -------------------------------------------------------------------------
 
 
 async def test_resetting_the_routing_starts_afresh_except_for_shared_slots(chat: Chat) -> None:
@@ -145,7 +144,7 @@ async def test_resetting_the_routing_starts_afresh_except_for_shared_slots(chat:
     assert (initial["city"], slots["user_name"].shared_for_coexistence) == ("Berlin", True)
 
 
-# -- intent triggers (§1.3 step 5, §11 item 10) -----------------------------------------------
+# -- intent triggers ------------------------------------------------------------------------------
 
 
 async def test_an_intent_trigger_of_a_flow_routes_an_undecided_session_to_calm(
@@ -179,7 +178,7 @@ async def test_an_intent_trigger_of_no_flow_routes_an_undecided_session_to_nlu(
 async def test_an_intent_trigger_keeps_an_active_nlu_route(chat: Chat) -> None:
     await chat.say("book a table")
     turn = await chat.say("/check_balance")
-    # The flow is put on the stack, but the NLU system keeps the session (§2.13 item 5).
+    # The flow is put on the stack, but the NLU system keeps the session.
     # (No rule knows the intent: the NLU fallback then rewinds the turn, frame included.)
     assert turn.commands == [{"command": "start flow", "flow": "check_balance"}]
     assert turn.routing == {}
@@ -222,7 +221,7 @@ async def test_set_slots_messages_never_decide_the_routing(chat: Chat) -> None:
     assert await chat.route() is None
 
 
-# -- flows started from the NLU side (§2.10) -------------------------------------------------
+# -- flows started from the NLU side --------------------------------------------------------------
 
 
 async def test_a_rule_starts_a_flow_that_runs_once_calm_has_the_session(chat: Chat) -> None:
@@ -244,7 +243,7 @@ async def test_a_rule_starts_a_flow_that_runs_once_calm_has_the_session(chat: Ch
     assert await routing_ended(chat)
 
 
-# -- policy gating (§2.6, §11 item 9) ---------------------------------------------------------
+# -- policy gating --------------------------------------------------------------------------------
 
 GREETED = [
     ev.ActionExecuted(name=names.ACTION_LISTEN),
@@ -296,7 +295,7 @@ async def test_the_routing_slot_gates_the_policies(
     }
 
 
-# -- what the NLU policies see after a routing session (§2.6) ---------------------------------
+# -- what the NLU policies see after a routing session --------------------------------------------
 
 
 @pytest.mark.parametrize(

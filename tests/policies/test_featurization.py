@@ -1,4 +1,4 @@
-"""Dialogue states (NLU spec §4.1) and the incremental state builder."""
+"""Dialogue states and the incremental state builder."""
 
 from __future__ import annotations
 

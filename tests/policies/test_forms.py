@@ -1,4 +1,4 @@
-"""The built-in form action (NLU spec §5), validated by a real rasa-sdk action server."""
+"""The built-in form action, validated by a real rasa-sdk action server."""
 
 from __future__ import annotations
 

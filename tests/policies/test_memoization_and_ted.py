@@ -1,4 +1,4 @@
-"""MemoizationPolicy, AugmentedMemoizationPolicy and TEDPolicy (NLU spec §4.3, §4.5, §4.6)."""
+"""MemoizationPolicy, AugmentedMemoizationPolicy and TEDPolicy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RulePolicy at runtime (NLU spec §4.4): rules, loops, built-in intents and fallbacks."""
+"""RulePolicy at runtime: rules, loops, built-in intents and fallbacks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RulePolicy's training checks and what it records for ML policies (NLU spec §4.4)."""
+"""RulePolicy's training checks and what it records for ML policies."""
 
 from __future__ import annotations
 

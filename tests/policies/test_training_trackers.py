@@ -1,4 +1,4 @@
-"""Stories and rules as training conversations (NLU spec §1.6)."""
+"""Stories and rules as training conversations."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Validation of coexistence assistants: the reference's training-time errors with their codes
-(CALM spec §2.12, §11 item 11) and warnings about the gotchas of §2.13."""
+"""Validation of coexistence assistants: the reference's training-time errors with their codes,
+and warnings about coexistence gotchas."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def test_the_coexistence_assistant_is_clean(validate: Validate) -> None:
     assert validate() == []
 
 
-# -- errors (§2.12) ----------------------------------------------------------------------------
+# -- errors ---------------------------------------------------------------------------------------
 
 
 def test_both_routers(validate: Validate) -> None:
@@ -175,7 +175,7 @@ def test_intent_router_after_an_llm_command_generator(validate: Validate) -> Non
 def test_the_llm_router_after_an_llm_command_generator_is_only_a_warning(
     validate: Validate,
 ) -> None:
-    """The reference does not check where the LLMBasedRouter is (§2.12)."""
+    """The reference does not check where the LLMBasedRouter is."""
     generator = "  - name: CompactLLMCommandGenerator\n"
     config = edited(edited(CONFIG, generator, ""), ROUTER, generator + LLM_ROUTER)
     problem = find(validate(config=config), "comes after")
@@ -251,7 +251,7 @@ def test_router_settings_that_are_missing(
 
 
 def test_the_llm_router_needs_both_nlu_entries_if_it_has_nlu_entry(validate: Validate) -> None:
-    """§2.13 (d): the user's ``nlu_entry`` replaces the default one as a whole."""
+    """The user's ``nlu_entry`` replaces the default one as a whole."""
     nlu_entry = "    nlu_entry:\n      sticky: handles everything else\n"
     problem = find(validate(config=edited(CONFIG, ROUTER, LLM_ROUTER + nlu_entry)), "needs")
     assert problem.code == COEXISTANCE + "invalid_configuration"
@@ -293,7 +293,7 @@ def test_two_llm_command_generators(validate: Validate) -> None:
     assert at(problem) == ("config.yml", 14)
 
 
-# -- warnings about gotchas (§2.13) ----------------------------------------------------------
+# -- warnings about gotchas -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -383,7 +383,7 @@ def test_a_routing_session_of_calm_that_never_ends(validate: Validate) -> None:
     assert "override pattern_completed" in problem.hint
 
 
-# -- the command line -----------------------------------------------------------------------
+# -- the command line -----------------------------------------------------------------------------
 
 BOTH_ROUTERS_LINE = (
     "config.yml:12: error: [engine.validation.coexistance.both_routers_defined] "

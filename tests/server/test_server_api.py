@@ -45,7 +45,7 @@ async def say(client: TestClient, sender: str, text: str) -> list[dict]:
     return await response.json()
 
 
-# -- server information ------------------------------------------------------------------
+# -- server information ---------------------------------------------------------------------------
 
 
 async def test_hello_version_and_status(client: TestClient) -> None:
@@ -73,7 +73,7 @@ async def test_unknown_routes_and_methods_get_the_error_json(client: TestClient)
     assert "GET" in response.headers["Allow"]
 
 
-# -- trackers ----------------------------------------------------------------------------
+# -- trackers -------------------------------------------------------------------------------------
 
 
 async def test_an_unknown_conversation_shows_its_session_start_without_storing_it(
@@ -207,7 +207,7 @@ async def test_put_replaces_a_new_conversation_and_extends_a_stored_one(
     await assert_error(not_a_list, 400, "BadRequest")
 
 
-# -- turns -------------------------------------------------------------------------------
+# -- turns ----------------------------------------------------------------------------------------
 
 
 async def test_messages_logs_the_user_message_without_predicting(client: TestClient) -> None:
@@ -217,7 +217,7 @@ async def test_messages_logs_the_user_message_without_predicting(client: TestCli
     )
     assert response.status == 200
     body = await response.json()
-    # The message's metadata is kept for the session (§2.6 of the runtime spec).
+    # The message's metadata is kept for the session.
     names = event_names(body)
     assert names[:3] == ["slot:session_started_metadata", *SESSION_START[:2]]
     assert names[names.index("user") - 1] == "action:action_listen"
@@ -328,7 +328,7 @@ async def test_a_too_long_conversation_id_is_refused(client: TestClient) -> None
     await assert_error(response, 400, "BadRequest")
 
 
-# -- the model ---------------------------------------------------------------------------
+# -- the model ------------------------------------------------------------------------------------
 
 
 async def test_parse_returns_the_parse_data(client: TestClient) -> None:
@@ -369,7 +369,7 @@ async def test_the_domain_as_json_or_yaml(client: TestClient) -> None:
     await assert_error(refused, 406, "NotAcceptable")
 
 
-# -- limits and failures -----------------------------------------------------------------
+# -- limits and failures --------------------------------------------------------------------------
 
 
 async def test_oversized_bodies_are_refused(make_client) -> None:

@@ -1,4 +1,4 @@
-"""The HTTP API of ``tandem run --enable-api`` (§8.2 of the runtime spec).
+"""The HTTP API of ``tandem run --enable-api``.
 
 Routes, JSON shapes and status codes follow the reference, so its clients and dashboards
 work unchanged. Each handler reads and checks its input first, then borrows the processor

@@ -1,4 +1,4 @@
-"""Input channels: how users' messages reach the assistant (§8.3 of the runtime spec).
+"""Input channels: how users' messages reach the assistant.
 
 ``credentials.yml`` names the channels to open, each mounted under ``/webhooks/<name>/``:
 ``rest`` (a request per message, the reply in the response) and ``socketio`` (the web chat

@@ -1,4 +1,4 @@
-"""Bot messages as channels deliver them (§8.3 of the runtime spec).
+"""Bot messages as channels deliver them.
 
 A bot event's message (``text``, ``buttons``, ``quick_replies``, ``image``, ``attachment``,
 ``elements``, ``custom``) becomes one or more channel messages, in the reference's order:
