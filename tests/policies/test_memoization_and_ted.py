@@ -109,6 +109,28 @@ async def test_augmented_memoization_forgets_slots_set_long_ago(tmp_path: Path) 
     assert await augmented.replies("/ask_savings") == ["utter_info", "utter_ask_brochure"]
 
 
+async def test_augmented_memoization_keeps_a_slot_set_within_the_turn_it_needs(
+    tmp_path: Path,
+) -> None:
+    """Forgetting the past only drops what came before an action: a slot set after the user
+    message the story starts with (as a form's slots stay after its collapsed turns) still
+    makes the state unlike the story's, so the story is not recalled."""
+    chat = chat_with(tmp_path, "  - name: AugmentedMemoizationPolicy\n    max_history: 3\n")
+    await chat.say("/greet")
+    tracker = await chat.tracker()
+    tracker.update(ev.ActionExecuted(name="action_listen"))
+    tracker.update(ev.UserUttered.create(None, {"name": "ask_savings", "confidence": 1.0}))
+    [memo] = chat.processor.assistant.policies
+    domain = chat.processor.assistant.domain
+    recalled = memo.predict(tracker, domain)
+    assert (domain.action_names[recalled.action_index], recalled.max_confidence) == (
+        "utter_info",
+        1.0,
+    )
+    tracker.update(ev.SlotSet(name="vip", value="yes"))
+    assert memo.predict(tracker, domain).max_confidence == 0.0
+
+
 async def test_ted_generalises_to_a_story_it_has_not_seen_verbatim(tmp_path: Path) -> None:
     policies = "  - name: RulePolicy\n  - name: {}\n    max_history: 5\n"
     memo = chat_with(tmp_path / "memo", policies.format("MemoizationPolicy"))
