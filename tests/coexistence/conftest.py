@@ -33,8 +33,9 @@ from tandem.calm.parsing import CalmMessageParser
 from tandem.coexistence.routers import Router
 from tandem.conversation import commands as cmd
 from tandem.conversation import events as ev
+from tandem.conversation.parse_data import EVENT_METADATA
 from tandem.conversation.tracker import Tracker
-from tandem.runtime.message import EVENT_METADATA, UserMessage
+from tandem.runtime.message import UserMessage
 from tandem.runtime.processor import MessageProcessor
 
 ROUTING = names.ROUTING_SLOT

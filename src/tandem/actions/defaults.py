@@ -243,7 +243,7 @@ def _latest_message_copy(tracker: Tracker, *, certain: bool = False) -> list[Eve
     message = tracker.latest_message
     if message is None:
         return []
-    parse_data = dict(message.parse_data)
+    parse_data = message.parse_data.copy()
     if certain:
         parse_data["intent"] = {**message.intent, "confidence": 1.0}
     return [replace(message, parse_data=parse_data, timestamp=time.time())]

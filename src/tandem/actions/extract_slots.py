@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from tandem.actions.base import Action, ActionContext, ActionFailed, ActionRejec
 from tandem.actions.custom import RemoteAction
 from tandem.actions.responses import stack_context
 from tandem.conversation.events import ActiveLoop, BotUttered, Event, SlotSet, UserUttered
+from tandem.conversation.parse_data import ParseData, plain_entities
 from tandem.conversation.routing import fill_in_this_system, is_calm_turn, is_coexistence
 from tandem.conversation.slots import MISSING, MappingCondition, Slot, SlotMapping
 from tandem.conversation.tracker import Tracker
@@ -102,9 +103,7 @@ class MappingTurn:
         )
 
     @classmethod
-    def of_parse_data(
-        cls, parse_data: Mapping[str, Any], tracker: Tracker, domain: Domain
-    ) -> MappingTurn:
+    def of_parse_data(cls, parse_data: ParseData, tracker: Tracker, domain: Domain) -> MappingTurn:
         """The turn of a message being parsed, which is not on the tracker yet (CALM's
         NLUCommandAdapter); no form can have been activated by it."""
         return cls._build(
@@ -112,7 +111,7 @@ class MappingTurn:
             domain,
             intent=(parse_data.get("intent") or {}).get("name"),
             text=parse_data.get("text"),
-            entities=list(parse_data.get("entities") or ()),
+            entities=list(plain_entities(parse_data.get("entities") or [])),
             form_activated_now=False,
         )
 

@@ -19,10 +19,10 @@ from tandem.conversation.commands import (
     StartFlow,
     rejection,
 )
+from tandem.conversation.parse_data import TURN_NOTES, NoteField, ParseData, ParseNotes
 from tandem.conversation.stack import stack_context
 from tandem.conversation.tracker import Tracker
 from tandem.project.flows.model import Flow, FlowsList
-from tandem.runtime.message import TURN_NOTES
 
 # Default of every generator's ``user_input.max_characters``; negative disables the check.
 DEFAULT_MAX_CHARACTERS = 420
@@ -63,13 +63,14 @@ def filter_startable(
     return kept
 
 
-def noted(parse_data: dict[str, Any], field: str) -> list[dict[str, Any]]:
+def noted(parse_data: ParseData, field: NoteField) -> list[dict[str, Any]]:
     """Where reading the message notes items of the turn's ``TurnNotes`` field ``field`` (the
     processor moves them into the notes)."""
-    found: list[dict[str, Any]] = parse_data.setdefault(TURN_NOTES, {}).setdefault(field, [])
+    notes = parse_data.setdefault(TURN_NOTES, ParseNotes())
+    found: list[dict[str, Any]] = notes.setdefault(field, [])
     return found
 
 
-def rejections_of(parse_data: dict[str, Any]) -> list[dict[str, Any]]:
+def rejections_of(parse_data: ParseData) -> list[dict[str, Any]]:
     """Where a generator reports the commands it drops while reading the message."""
     return noted(parse_data, "rejected_commands")

@@ -22,6 +22,7 @@ from tandem.calm.generation import DEFAULT_MAX_CHARACTERS, rejections_of, starta
 from tandem.calm.transcript import transcript
 from tandem.conversation import commands as cmd
 from tandem.conversation import stack as st
+from tandem.conversation.parse_data import ParseData
 from tandem.conversation.routing import is_coexistence
 from tandem.conversation.slots import Slot
 from tandem.conversation.tracker import Tracker
@@ -90,7 +91,7 @@ class LLMCommandGenerator(PromptedLLMComponent):
 
     async def predict_commands(
         self,
-        parse_data: dict[str, Any],
+        parse_data: ParseData,
         prior: list[cmd.Command],
         tracker: Tracker,
         flows: FlowsList,
@@ -130,7 +131,7 @@ class LLMCommandGenerator(PromptedLLMComponent):
         return commands
 
     async def _candidates(
-        self, parse_data: Mapping[str, Any], tracker: Tracker, flows: FlowsList
+        self, parse_data: ParseData, tracker: Tracker, flows: FlowsList
     ) -> list[Flow]:
         """The user flows the prompt offers: startable or active, narrowed by retrieval."""
         stack = st.DialogueStack(tracker.stack)
@@ -147,7 +148,7 @@ class LLMCommandGenerator(PromptedLLMComponent):
 
     def render_prompt(
         self,
-        parse_data: Mapping[str, Any],
+        parse_data: ParseData,
         tracker: Tracker,
         flows: FlowsList,
         domain: Domain,
@@ -205,7 +206,7 @@ def _may_be_set_by_llm(command: cmd.Command, tracker: Tracker, domain: Domain) -
 
 
 def prompt_inputs(
-    parse_data: Mapping[str, Any],
+    parse_data: ParseData,
     tracker: Tracker,
     flows: FlowsList,
     domain: Domain,

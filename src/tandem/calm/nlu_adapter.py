@@ -35,6 +35,7 @@ from tandem.conversation.commands import (
     StartFlow,
     UserSilence,
 )
+from tandem.conversation.parse_data import ParseData
 from tandem.conversation.routing import is_coexistence, session_route
 from tandem.conversation.stack import stack_context
 from tandem.conversation.tracker import Tracker
@@ -74,7 +75,7 @@ class NLUCommandAdapter:
 
     async def predict_commands(
         self,
-        parse_data: dict[str, Any],
+        parse_data: ParseData,
         prior: list[Command],
         tracker: Tracker,
         flows: FlowsList,
@@ -103,7 +104,7 @@ class NLUCommandAdapter:
 
 
 def convert_nlu_to_commands(
-    parse_data: Mapping[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+    parse_data: ParseData, tracker: Tracker, flows: FlowsList, domain: Domain
 ) -> list[Command]:
     """The commands a message's intent and entities stand for.
 
@@ -127,7 +128,7 @@ def convert_nlu_to_commands(
 
 
 def nlu_set_slot_commands(
-    parse_data: Mapping[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+    parse_data: ParseData, tracker: Tracker, flows: FlowsList, domain: Domain
 ) -> list[SetSlot]:
     """SetSlots from the NLU mappings of the slots flows collect (``from_llm`` and
     ``controlled`` mappings are not the NLU's to apply)."""
@@ -157,7 +158,7 @@ def _fillable_slots(tracker: Tracker, flows: FlowsList) -> set[str]:
 
 
 def commands_for_intent_message(
-    parse_data: Mapping[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+    parse_data: ParseData, tracker: Tracker, flows: FlowsList, domain: Domain
 ) -> list[Command]:
     """Commands of a message whose intent was given directly (``/intent``).
 

@@ -18,13 +18,14 @@ from tandem.calm.generation import filter_startable, input_error, noted, rejecti
 from tandem.calm.nlu_adapter import commands_for_intent_message, parse_set_slots
 from tandem.conversation import commands as cmd
 from tandem.conversation import stack as st
+from tandem.conversation.parse_data import EVENT_METADATA, ParseData, as_parse_data
 from tandem.conversation.routing import RoutingVerdict, handled_by_nlu, routing_command
 from tandem.conversation.tracker import Tracker
 from tandem.nlu.slash import parse_slash_message
 from tandem.project.domain import Domain
 from tandem.project.flows.model import CollectStep, FlowsList
 from tandem.runtime.assistant import Parser
-from tandem.runtime.message import EVENT_METADATA, UserMessage
+from tandem.runtime.message import UserMessage
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class CommandGenerator(Protocol):
 
     async def predict_commands(
         self,
-        parse_data: dict[str, Any],
+        parse_data: ParseData,
         prior: list[cmd.Command],
         tracker: Tracker,
         flows: FlowsList,
@@ -55,7 +56,7 @@ class CommandComponent(Protocol):
 
     async def process(
         self,
-        parse_data: dict[str, Any],
+        parse_data: ParseData,
         commands: list[cmd.Command],
         tracker: Tracker,
         flows: FlowsList,
@@ -72,7 +73,7 @@ class GeneratorStep:
 
     async def process(
         self,
-        parse_data: dict[str, Any],
+        parse_data: ParseData,
         prior: list[cmd.Command],
         tracker: Tracker,
         flows: FlowsList,
@@ -155,7 +156,7 @@ class CalmMessageParser:
         self._intents: Collection[str] = frozenset(domain.intents)
         self._entities: Collection[str] = frozenset(domain.entities)
 
-    async def __call__(self, message: UserMessage, tracker: Tracker) -> dict[str, Any]:
+    async def __call__(self, message: UserMessage, tracker: Tracker) -> ParseData:
         text = message.text or ""
         direct = self._direct(text, tracker)
         if direct is not None:
@@ -177,7 +178,7 @@ class CalmMessageParser:
         parse_data["commands"] = cmd.commands_as_dicts(commands)
         return parse_data
 
-    def _direct(self, text: str, tracker: Tracker) -> dict[str, Any] | None:
+    def _direct(self, text: str, tracker: Tracker) -> ParseData | None:
         """Parse data of messages that skip the pipeline, or None for the others."""
         step = _forcing_collect_step(tracker, self.flows, self.domain)
         if step is not None and not flows_changed(tracker, self.flows):
@@ -189,16 +190,20 @@ class CalmMessageParser:
         slash = parse_slash_message(text, self._intents, self._entities)
         if slash is None or not (slash.get("intent") or {}).get("name"):
             return None
-        parse_data = {**_parse_data(text, commands=[]), **slash, "text": text}
+        parse_data: ParseData = {
+            **_parse_data(text, commands=[]),
+            **as_parse_data(slash),
+            "text": text,
+        }
         commands = commands_for_intent_message(parse_data, tracker, self.flows, self.domain)
         parse_data["commands"] = cmd.commands_as_dicts(commands)
-        routing = _intent_trigger_verdict(parse_data["intent"]["name"], commands)
+        routing = _intent_trigger_verdict(slash["intent"]["name"], commands)
         if routing is not None:
             parse_data[EVENT_METADATA] = {"routing": routing}
         return parse_data
 
 
-def _parse_data(text: str, *, commands: Sequence[cmd.Command]) -> dict[str, Any]:
+def _parse_data(text: str, *, commands: Sequence[cmd.Command]) -> ParseData:
     return {
         "text": text,
         "intent": {"name": None, "confidence": 0.0},

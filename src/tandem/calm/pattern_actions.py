@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from tandem import names
 from tandem.actions.base import Action, ActionContext, ActionFailed
@@ -37,7 +37,10 @@ MAX_CLARIFICATION_OPTIONS = "max_clarification_options"
 DEFAULT_MAX_CLARIFICATION_OPTIONS = 3
 
 # The frame field naming the slot a collect / validate pattern checks.
-_CHECKED_SLOT_FIELD = {st.COLLECT_INFORMATION: "collect", st.VALIDATE_SLOT: "validate"}
+_CHECKED_SLOT_FIELD: dict[str, Literal["collect", "validate"]] = {
+    st.COLLECT_INFORMATION: "collect",
+    st.VALIDATE_SLOT: "validate",
+}
 # The response for a value that does not fit its slot's type; other types accept anything.
 _TYPE_REJECTIONS = {
     "bool": "utter_boolean_slot_rejection",
@@ -129,7 +132,9 @@ async def _correct_flow_slot(tracker: Tracker, context: ActionContext) -> list[e
     return [*stack.events_since(tracker.stack), *slots]
 
 
-def _latest_stack_at(tracker: Tracker, flow_id: str, step_id: str) -> st.DialogueStack | None:
+def _latest_stack_at(
+    tracker: Tracker, flow_id: str | None, step_id: str | None
+) -> st.DialogueStack | None:
     """The most recent past stack whose top flow frame was at ``step_id`` of ``flow_id``."""
     for frames in reversed(st.stack_history(tracker.applied_events())):
         past = st.DialogueStack(frames)
@@ -298,7 +303,7 @@ async def _repeat_bot_messages(tracker: Tracker, context: ActionContext) -> list
     again, so it is left out.
     """
     turn = _last_bot_turn(tracker.events)
-    below = tracker.stack[-2] if len(tracker.stack) > 1 else {}
+    below: Mapping[str, Any] = tracker.stack[-2] if len(tracker.stack) > 1 else {}
     if below.get("type") == st.COLLECT_INFORMATION:
         turn = turn[:-1]
     now = time.time()

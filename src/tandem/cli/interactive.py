@@ -30,6 +30,7 @@ from tandem.cli.project_args import add_project_arguments, load_project_or_repor
 
 if TYPE_CHECKING:
     from tandem.conversation import events as ev
+    from tandem.conversation.parse_data import EntityPrediction, IntentPrediction, ParseData
     from tandem.policies.base import Prediction
     from tandem.project.loader import Project
     from tandem.project.training_data import NluExample
@@ -289,7 +290,7 @@ class Session:
 
         message = UserMessage(text, sender_id=self.sender, input_channel="cmdline")
         tracker = self._do(self.processor.fetch_tracker(self.sender))
-        parse = dict(self._do(self.assistant.parse(message, tracker)))
+        parse = self._do(self.assistant.parse(message, tracker)).copy()
         if self._goes_to_calm(tracker, parse):
             self._calm_turn(replace(message, parse_data=parse))
             return False
@@ -303,7 +304,7 @@ class Session:
             self.next_actions()
         return True
 
-    def _goes_to_calm(self, tracker: Any, parse: dict[str, Any]) -> bool:
+    def _goes_to_calm(self, tracker: Any, parse: ParseData) -> bool:
         if not self.assistant.turn_stages:
             return False
         from tandem.conversation.commands import commands_from_dicts
@@ -344,7 +345,7 @@ class Session:
 
     # -- the user message --------------------------------------------------------------------
 
-    def confirm_parse(self, text: str, parse: dict[str, Any]) -> dict[str, Any]:
+    def confirm_parse(self, text: str, parse: ParseData) -> ParseData:
         """The parse data as the user confirms or corrects it."""
         from tandem.project.yaml_writer import annotated
 
@@ -362,10 +363,10 @@ class Session:
             return parse
         name = self.pick_intent(parse)
         entities = self.mark_entities(text, shown, entities)
-        corrected = {"name": name, "confidence": 1.0}
+        corrected: IntentPrediction = {"name": name, "confidence": 1.0}
         return {**parse, "intent": corrected, "intent_ranking": [corrected], "entities": entities}
 
-    def pick_intent(self, parse: dict[str, Any]) -> str:
+    def pick_intent(self, parse: ParseData) -> str:
         from tandem import names
 
         ranking = [
@@ -386,8 +387,8 @@ class Session:
         return name
 
     def mark_entities(
-        self, text: str, shown: str, entities: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+        self, text: str, shown: str, entities: list[EntityPrediction]
+    ) -> list[EntityPrediction]:
         """The message's entities as the user marks them, ``[text](entity)``."""
         from tandem.project.data_files import parse_annotated
         from tandem.project.errors import ProjectError, Source
@@ -547,12 +548,13 @@ def _story_user(event: ev.UserUttered) -> ev.UserUttered:
     """A user step as stories write it: the intent and the entities (as ``entities:``
     items, without the text)."""
     from tandem.conversation import events as ev
+    from tandem.conversation.parse_data import as_entities
 
     entities = [
         {k: e[k] for k in ("entity", "value", "role", "group") if e.get(k) is not None}
         for e in _learnable(event.entities)
     ]
-    return ev.UserUttered.create(None, {"name": event.intent_name}, entities)
+    return ev.UserUttered.create(None, {"name": event.intent_name}, as_entities(entities))
 
 
 def _learnable(entities: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

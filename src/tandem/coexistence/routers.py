@@ -20,6 +20,7 @@ from typing import Any
 from tandem import names
 from tandem.calm.nlu_adapter import convert_nlu_to_commands
 from tandem.conversation import commands as cmd
+from tandem.conversation.parse_data import EVENT_METADATA, ParseData
 from tandem.conversation.routing import (
     CALM,
     NLU_NON_STICKY,
@@ -34,7 +35,6 @@ from tandem.llm.component import PromptedLLMComponent
 from tandem.project.domain import Domain
 from tandem.project.endpoints import Endpoints
 from tandem.project.flows.model import FlowsList
-from tandem.runtime.message import EVENT_METADATA
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Router(ABC):
 
     async def process(
         self,
-        parse_data: dict[str, Any],
+        parse_data: ParseData,
         prior: list[cmd.Command],
         tracker: Tracker,
         flows: FlowsList,
@@ -84,7 +84,7 @@ class Router(ABC):
 
     @abstractmethod
     async def decide(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self, parse_data: ParseData, tracker: Tracker, flows: FlowsList, domain: Domain
     ) -> RoutingVerdict:
         """Where an undecided session's message goes, and why."""
 
@@ -107,7 +107,7 @@ class IntentBasedRouter(Router):
         self.calm_sticky = _required(options, "calm_entry", "sticky", self.name)
 
     async def decide(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self, parse_data: ParseData, tracker: Tracker, flows: FlowsList, domain: Domain
     ) -> RoutingVerdict:
         intent = (parse_data.get("intent") or {}).get("name")
         if not intent:
@@ -179,7 +179,7 @@ class LLMBasedRouter(Router, PromptedLLMComponent):
         )
 
     async def decide(
-        self, parse_data: dict[str, Any], tracker: Tracker, flows: FlowsList, domain: Domain
+        self, parse_data: ParseData, tracker: Tracker, flows: FlowsList, domain: Domain
     ) -> RoutingVerdict:
         prompt = self.render_prompt(str(parse_data.get("text") or ""))
         try:

@@ -14,6 +14,14 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from tandem.conversation.parse_data import (
+    EntityPrediction,
+    IntentPrediction,
+    ParseData,
+    as_parse_data,
+    plain_entities,
+)
+
 log = logging.getLogger(__name__)
 
 _REGISTRY: dict[str, type[Event]] = {}
@@ -141,12 +149,12 @@ class UserUttered(Event):
     always_metadata: ClassVar[bool] = True
 
     text: str | None = None
-    parse_data: dict[str, Any] = field(default_factory=dict)
+    parse_data: ParseData = field(default_factory=ParseData)
     input_channel: str | None = None
     message_id: str | None = None
 
     @property
-    def intent(self) -> dict[str, Any]:
+    def intent(self) -> IntentPrediction:
         return self.parse_data.get("intent") or {}
 
     @property
@@ -155,7 +163,7 @@ class UserUttered(Event):
 
     @property
     def entities(self) -> list[dict[str, Any]]:
-        return self.parse_data.get("entities") or []
+        return plain_entities(self.parse_data.get("entities") or [])
 
     @property
     def commands(self) -> list[dict[str, Any]]:
@@ -165,17 +173,17 @@ class UserUttered(Event):
     def create(
         cls,
         text: str | None,
-        intent: dict[str, Any] | None = None,
-        entities: list[dict[str, Any]] | None = None,
+        intent: IntentPrediction | None = None,
+        entities: list[EntityPrediction] | None = None,
         *,
-        parse_data: dict[str, Any] | None = None,
+        parse_data: ParseData | None = None,
         input_channel: str | None = None,
         message_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         timestamp: float | None = None,
     ) -> UserUttered:
         """Build a user event, filling parse data the way the reference stores it."""
-        data = dict(parse_data or {})
+        data = parse_data.copy() if parse_data else ParseData()
         data.setdefault("intent", intent if intent is not None else {})
         data.setdefault("entities", list(entities or []))
         data.setdefault("text", text)
@@ -193,7 +201,7 @@ class UserUttered(Event):
 
     @classmethod
     def _from_payload(cls, payload: dict[str, Any], base: dict[str, Any]) -> Event:
-        parse_data = dict(payload.get("parse_data") or {})
+        parse_data = as_parse_data(dict(payload.get("parse_data") or {}))
         # Old payloads carry intent/entities next to the text rather than in parse_data.
         for key in ("intent", "entities"):
             if key not in parse_data and key in payload:

@@ -14,13 +14,64 @@ import json
 import secrets
 import string
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Required, TypedDict, cast
 
 from tandem.conversation import events as ev
 from tandem.conversation.json_patch import apply_patch, copy_json, make_patch
 from tandem.names import END, NEXT_PREFIX, START
 
-Frame = dict[str, Any]
+
+class PatternFields(TypedDict, total=False):
+    """The pattern-specific keys of pattern frames (``pattern_frame``'s ``fields``); the
+    default patterns read them as ``context.<key>``."""
+
+    # pattern_collect_information
+    collect: str
+    utter: str
+    collect_action: str
+    rejections: list[dict[str, Any]]
+    # pattern_validate_slot
+    validate: str
+    refill_utter: str
+    refill_action: str
+    # pattern_correction
+    is_reset_only: bool
+    corrected_slots: dict[str, Any]
+    reset_flow_id: str | None
+    reset_step_id: str | None
+    new_slot_values: list[Any]
+    # pattern_cancel_flow
+    canceled_name: str
+    canceled_frames: list[str]
+    # pattern_clarification
+    names: list[str]
+    clarification_options: str
+    clarification_ids: list[str]
+    # pattern_continue_interrupted
+    interrupted_flow_names: list[str]
+    interrupted_flow_ids: list[str]
+    interrupted_flow_options: str
+    multiple_flows_interrupted: bool
+    # pattern_completed
+    previous_flow_name: str
+    # pattern_cannot_handle
+    reason: str
+    # pattern_internal_error
+    error_type: str
+    info: dict[str, Any]
+
+
+class Frame(PatternFields, total=False):
+    """One frame in its serialised form. Chitchat and search frames have only ``frame_id``
+    and ``type``; flow and pattern frames add ``flow_id`` and ``step_id``, user flow frames
+    ``frame_type``."""
+
+    frame_id: Required[str]
+    type: Required[str]
+    flow_id: str
+    step_id: str
+    frame_type: str
+
 
 # ``type`` of user flow frames; pattern frames use their pattern id as type.
 FLOW = "flow"
@@ -98,9 +149,11 @@ def pattern_frame(pattern_id: str, **fields: Any) -> Frame:
     unknown = set(fields) - set(defaults)
     if unknown:
         raise TypeError(f"{pattern_id} frames have no field(s) {sorted(unknown)}")
-    frame: Frame = {"frame_id": new_frame_id(), "flow_id": pattern_id, "step_id": START}
+    values: dict[str, Any] = {"frame_id": new_frame_id(), "flow_id": pattern_id, "step_id": START}
     for name, default in defaults.items():
-        frame[name] = fields.get(name, copy.deepcopy(default))
+        values[name] = fields.get(name, copy.deepcopy(default))
+    # ``type`` is set last (the serialisation order of the reference's frames).
+    frame = cast("Frame", values)
     if pattern_id == CONTINUE_INTERRUPTED:
         frame["multiple_flows_interrupted"] = len(frame["interrupted_flow_names"]) > 1
     if pattern_id == CORRECTION:

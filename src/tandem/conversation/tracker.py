@@ -15,6 +15,7 @@ from tandem import names
 from tandem.conversation import events as ev
 from tandem.conversation.json_patch import apply_patch, copy_json
 from tandem.conversation.slots import Slot
+from tandem.conversation.stack import Frame
 
 # ``include_events`` values of the HTTP API.
 VERBOSITIES = ("ALL", "AFTER_RESTART", "APPLIED", "NONE")
@@ -48,7 +49,7 @@ class _State:
     followup_action: str | None = None
     paused: bool = False
     inactive: bool = False
-    stack: list[dict[str, Any]] = field(default_factory=list)
+    stack: list[Frame] = field(default_factory=list)
     # Entities of the latest message, plus any added by ``entities`` events.
     latest_entities: list[dict[str, Any]] = field(default_factory=list)
     # Slots that received a ``slot`` event since the last reset, and who filled them.
@@ -142,7 +143,7 @@ class Tracker:
         return self._state.inactive
 
     @property
-    def stack(self) -> list[dict[str, Any]]:
+    def stack(self) -> list[Frame]:
         """The dialogue stack as serialised frames, bottom first (read-only view)."""
         return self._state.stack
 

@@ -8,12 +8,12 @@ files, and the endpoints of the running deployment are applied.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tandem.actions.custom import ActionServerClient
 from tandem.actions.forms import register_forms
 from tandem.actions.registry import ActionRegistry
 from tandem.calm.engine import uses_calm, with_calm
+from tandem.conversation.parse_data import ParseData, as_parse_data
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import read_metadata, unpacked_model
 from tandem.model.components import command_components
@@ -38,10 +38,11 @@ class MessageParser:
         self.intents = frozenset(domain.intents)
         self.entities = frozenset(domain.entities)
 
-    async def __call__(self, message: UserMessage, tracker: Tracker) -> dict[str, Any]:
-        return await self.pipeline.parse_async(
+    async def __call__(self, message: UserMessage, tracker: Tracker) -> ParseData:
+        parsed = await self.pipeline.parse_async(
             message.text, intents=self.intents, entities=self.entities
         )
+        return as_parse_data(parsed)
 
 
 def load_assistant(model_path: Path, endpoints: Endpoints | None = None) -> Assistant:

@@ -24,6 +24,7 @@ from tandem.conversation.events import (
     SlotSet,
     UserUttered,
 )
+from tandem.conversation.parse_data import EntityPrediction, IntentPrediction
 from tandem.conversation.slots import Slot
 from tandem.project.domain_files import read_responses
 from tandem.project.errors import Problem, ProjectError, Source, gather, raise_errors
@@ -490,7 +491,7 @@ class _Collected:
                     "write the intent name without '/'",
                 )
                 intent = intent[1:]
-        entities: list[dict[str, Any]] = []
+        entities: list[EntityPrediction] = []
         text = None
         if "user" in step:
             # Stripped as the reference strips it: `user: |` blocks end with a newline.
@@ -574,21 +575,21 @@ def _examples(value: Any, source: Source, problems: list[Problem]) -> list[tuple
     return examples
 
 
-def _gold_intent(intent: str | None) -> dict[str, Any] | None:
+def _gold_intent(intent: str | None) -> IntentPrediction | None:
     """A story's intent as the NLU gives it: ``faq/ask_name`` is intent ``faq`` with its
     ``full_retrieval_intent_name`` (the policies know ``faq``)."""
     if intent is None:
         return None
-    parsed: dict[str, Any] = {"name": intent.split("/")[0], "confidence": 1.0}
+    parsed: IntentPrediction = {"name": intent.split("/")[0], "confidence": 1.0}
     if "/" in intent:
         parsed["full_retrieval_intent_name"] = intent
     return parsed
 
 
-def _story_entities(value: Any, source: Source) -> list[dict[str, Any]]:
+def _story_entities(value: Any, source: Source) -> list[EntityPrediction]:
     """`entities:` of a user step: bare names (value "") or `{name: value}` (+ role/group)."""
     items = as_list(value, source, "`entities`")
-    entities = []
+    entities: list[EntityPrediction] = []
     for index, item in enumerate(items):
         at = items.at(index)
         if not isinstance(item, dict):
@@ -601,9 +602,10 @@ def _story_entities(value: Any, source: Source) -> list[dict[str, Any]]:
                 "an entity of a user step must be `<entity>: <value>`",
                 "write one entity per item; `role`/`group` may be added",
             )
-        entity = {"entity": str(names[0]), "value": plain(item[names[0]])}
-        entity.update(
-            {key: str(item[key]) for key in ("role", "group") if item.get(key) is not None}
-        )
+        entity: EntityPrediction = {"entity": str(names[0]), "value": plain(item[names[0]])}
+        if item.get("role") is not None:
+            entity["role"] = str(item["role"])
+        if item.get("group") is not None:
+            entity["group"] = str(item["group"])
         entities.append(entity)
     return entities

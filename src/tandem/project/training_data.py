@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tandem.conversation.events import Event
+from tandem.conversation.parse_data import EntityPrediction
 from tandem.project.errors import Source
 
 _NOWHERE = Source("<unknown>", 0)
@@ -27,8 +28,9 @@ class EntityAnnotation:
     role: str | None = None
     group: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def as_dict(self) -> EntityPrediction:
+        """The entity as the NLU gives it in parse data."""
+        data: EntityPrediction = {
             "entity": self.entity,
             "start": self.start,
             "end": self.end,

@@ -8,12 +8,13 @@ predict; ``actions`` resolves action names (responses, defaults, custom, forms, 
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tandem.actions.registry import ActionRegistry
 from tandem.conversation.events import Event
+from tandem.conversation.parse_data import ParseData, ParseNotes
 from tandem.conversation.tracker import Tracker
 from tandem.policies.base import Policy
 from tandem.project.domain import Domain
@@ -21,7 +22,7 @@ from tandem.project.flows.model import FlowsList
 from tandem.runtime.message import UserMessage
 
 # Turns the text of a message into parse data (intent, entities, commands, ...).
-Parser = Callable[[UserMessage, Tracker], Awaitable[dict[str, Any]]]
+Parser = Callable[[UserMessage, Tracker], Awaitable[ParseData]]
 
 
 @dataclass
@@ -35,7 +36,7 @@ class TurnNotes:
     # ``{"component": name, "commands": [...]}``, in pipeline order.
     command_sources: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, noted: Mapping[str, list[dict[str, Any]]]) -> None:
+    def add(self, noted: ParseNotes) -> None:
         """Take what the message's parse noted (its ``TURN_NOTES``)."""
         self.rejected_commands.extend(noted.get("rejected_commands", []))
         self.command_sources.extend(noted.get("command_sources", []))

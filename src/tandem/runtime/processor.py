@@ -23,11 +23,12 @@ from tandem.actions.custom import ActionServerClient
 from tandem.actions.registry import UnknownActionError
 from tandem.actions.responses import ResponseGenerator
 from tandem.conversation import events as ev
+from tandem.conversation.parse_data import EVENT_METADATA, TURN_NOTES, ParseData, ParseNotes
 from tandem.conversation.tracker import Tracker, applied_events
 from tandem.policies import ensemble
 from tandem.policies.base import Prediction
 from tandem.runtime.assistant import Assistant, TurnNotes
-from tandem.runtime.message import EVENT_METADATA, TURN_NOTES, UserMessage
+from tandem.runtime.message import UserMessage
 from tandem.stores.errors import StoreConflict
 from tandem.stores.lock_store import InMemoryLockStore, LockStore
 from tandem.stores.tracker_store import InMemoryTrackerStore, TrackerStore
@@ -288,10 +289,10 @@ class MessageProcessor:
             await self.save(tracker)
         return tracker
 
-    async def parse_message(self, message: UserMessage) -> dict[str, Any]:
+    async def parse_message(self, message: UserMessage) -> ParseData:
         """What the assistant reads from a message outside any conversation (``model/parse``)."""
         tracker = Tracker(message.sender_id, self.assistant.domain.slots)
-        parse_data = dict(await self.assistant.parse(message, tracker))
+        parse_data = (await self.assistant.parse(message, tracker)).copy()
         parse_data.pop(EVENT_METADATA, None)
         parse_data.pop(TURN_NOTES, None)
         parse_data.setdefault("text", message.text)
@@ -444,9 +445,9 @@ class _Turn:
         parse_data = message.parse_data
         if parse_data is None:
             parse_data = await self.assistant.parse(message, self.tracker)
-        parse_data = dict(parse_data)
+        parse_data = parse_data.copy()
         metadata = {**message.metadata, **parse_data.pop(EVENT_METADATA, {})}
-        self.notes.add(parse_data.pop(TURN_NOTES, {}))
+        self.notes.add(parse_data.pop(TURN_NOTES, ParseNotes()))
         user = ev.UserUttered.create(
             message.text,
             parse_data=parse_data,

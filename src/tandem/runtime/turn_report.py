@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tandem import names
 from tandem.conversation import events as ev
+from tandem.conversation.stack import Frame
 from tandem.conversation.tracker import Tracker
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class TurnReplay:
     actions: list[ev.ActionExecuted | ev.ActionExecutionRejected] = field(default_factory=list)
     flows: list[str] = field(default_factory=list)
     # (event type of the reset, the stack just before it)
-    stacks_before_reset: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    stacks_before_reset: list[tuple[str, list[Frame]]] = field(default_factory=list)
 
     def apply(self, event: ev.Event) -> None:
         if isinstance(event, ev.UserUttered):
@@ -156,7 +157,7 @@ def _action(event: ev.ActionExecuted | ev.ActionExecutionRejected) -> str:
     return f"  {event.name}{rejected}  by {event.policy or '-'}{confidence}"
 
 
-def _stack(frames: list[dict[str, Any]]) -> str:
+def _stack(frames: list[Frame]) -> str:
     return json.dumps([f"{f.get('flow_id', f.get('type'))}@{f.get('step_id', '')}" for f in frames])
 
 

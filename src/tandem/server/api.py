@@ -20,6 +20,7 @@ from aiohttp import web
 
 from tandem import __version__
 from tandem.actions.registry import UnknownActionError
+from tandem.conversation.parse_data import as_parse_data
 from tandem.conversation.tracker import Tracker
 from tandem.model.archive import ArchiveError, newest_archive
 from tandem.runtime.message import UserMessage
@@ -149,7 +150,7 @@ async def add_message(request: web.Request) -> web.StreamResponse:
         # Passed on as sent: only the keys the client gave, unknown ones too.
         parse_data=None
         if body.parse_data is None
-        else body.parse_data.model_dump(exclude_unset=True),
+        else as_parse_data(body.parse_data.model_dump(exclude_unset=True)),
     )
     async with context(request).slot.use() as processor:
         result = await processor.log_message(message)

@@ -43,7 +43,8 @@ def _event_classes(cls: type[ev.Event] = ev.Event) -> list[type[ev.Event]]:
 
 
 def _field(cls: type[ev.Event], item: dataclasses.Field[Any], hint: Any) -> tuple[Any, Any]:
-    if cls is ev.UserUttered and item.name == "parse_data":
+    # By wire name: ``__subclasses__`` also lists the class the slots dataclass replaced.
+    if cls.type_name == ev.UserUttered.type_name and item.name == "parse_data":
         return ParseResult | None, None  # checked in depth; null reads as none
     if item.default_factory is not dataclasses.MISSING:
         return hint, Field(default_factory=item.default_factory)

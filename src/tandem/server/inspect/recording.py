@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Final
 
 from tandem.conversation import events as ev
 from tandem.conversation.tracker import Tracker
@@ -21,7 +21,7 @@ from tandem.llm import LLMCall, observe_llm_calls
 from tandem.runtime.assistant import TurnNotes
 
 # The key of the user event's parse data that holds the recording.
-INSPECT_KEY = "inspect"
+INSPECT_KEY: Final = "inspect"
 
 
 @contextmanager

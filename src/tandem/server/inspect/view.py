@@ -15,7 +15,7 @@ from typing import Any
 
 from tandem import names
 from tandem.conversation import events as ev
-from tandem.conversation.stack import is_user_frame
+from tandem.conversation.stack import Frame, is_user_frame
 from tandem.conversation.tracker import Tracker
 from tandem.runtime.turn_report import QUIET_SLOTS, TurnReplay
 from tandem.server.inspect.recording import recorded
@@ -149,7 +149,7 @@ def _routing(user: ev.UserUttered, route: Any, events: Sequence[ev.Event], after
 
 
 def _flow_position(
-    stack: list[JsonDict], before_reset: list[tuple[str, list[JsonDict]]]
+    stack: list[Frame], before_reset: list[tuple[str, list[Frame]]]
 ) -> JsonDict | None:
     """The flow the flow view draws: the top user flow of the stack after the turn (a
     pattern when no user flow is on it); if a reset emptied the stack, the one before it."""
