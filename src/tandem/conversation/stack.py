@@ -14,7 +14,7 @@ import json
 import secrets
 import string
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Required, TypedDict, cast
+from typing import Any, Required, TypedDict, Unpack, cast
 
 from tandem.conversation import events as ev
 from tandem.conversation.json_patch import apply_patch, copy_json, make_patch
@@ -143,7 +143,7 @@ def flow_frame(flow_id: str, frame_type: str = REGULAR, step_id: str = START) ->
     }
 
 
-def pattern_frame(pattern_id: str, **fields: Any) -> Frame:
+def pattern_frame(pattern_id: str, **fields: Unpack[PatternFields]) -> Frame:
     """A pattern frame; unknown ``fields`` are an error, missing ones take their defaults."""
     defaults = _PATTERN_FIELDS.get(pattern_id, {})
     unknown = set(fields) - set(defaults)
