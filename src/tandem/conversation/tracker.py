@@ -14,6 +14,7 @@ from typing import Any
 from tandem import names
 from tandem.conversation import events as ev
 from tandem.conversation.json_patch import apply_patch, copy_json
+from tandem.conversation.parse_data import ParseData, as_entities
 from tandem.conversation.slots import Slot
 from tandem.conversation.stack import Frame
 
@@ -26,7 +27,7 @@ class ActiveLoopState:
     name: str
     is_interrupted: bool = False
     rejected: bool = False
-    trigger_message: dict[str, Any] | None = None
+    trigger_message: ParseData | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -252,13 +253,13 @@ class Tracker:
             return self.applied_events()
         return None
 
-    def latest_message_dict(self) -> dict[str, Any]:
+    def latest_message_dict(self) -> ParseData:
         message = self._state.latest_message
         if message is None:
             return {"intent": {}, "entities": [], "text": None, "message_id": None, "metadata": {}}
-        data = dict(message.parse_data)
+        data = message.parse_data.copy()
         data.setdefault("intent", {})
-        data["entities"] = list(self._state.latest_entities)
+        data["entities"] = as_entities(list(self._state.latest_entities))
         data.setdefault("text", message.text)
         data.setdefault("message_id", message.message_id)
         data.setdefault("metadata", message.metadata)
