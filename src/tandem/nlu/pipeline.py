@@ -17,7 +17,7 @@ from tandem.nlu.storage import Store
 from tandem.project import config
 from tandem.project.training_data import NluData
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # 2: intent models learn near misses and store their temperature; 3: and which of their
 # feature blocks are dense; 4: entity taggers store CRFsuite model files.
@@ -88,7 +88,7 @@ class NluPipeline:
         """Build and train; an empty ``components`` means the reference's default pipeline.
         ``on_component`` hears the label of each component as it starts to train."""
         if not components:
-            logger.info("no NLU pipeline configured; training the default pipeline")
+            log.info("no NLU pipeline configured; training the default pipeline")
             components = DEFAULT_PIPELINE
         built = build(components, language=language)
         messages = [Message(example.text, example=example) for example in data.examples]
