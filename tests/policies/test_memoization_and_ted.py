@@ -8,6 +8,7 @@ import numpy as np
 from policies_testkit import Chat, actions_of, processor, train, write_project
 
 from tandem.conversation import events as ev
+from tandem.conversation.tracker import Tracker
 from tandem.nlu.storage import Store
 from tandem.policies.registry import NLU_POLICIES
 from tandem.policies.ted import TEDPolicy
@@ -57,6 +58,15 @@ def chat_with(tmp_path: Path, policies: str, stories: str = STORIES) -> Chat:
     return Chat(processor(write_project(tmp_path, DOMAIN, stories, policies)))
 
 
+async def greeted_then_asked_about_savings(chat: Chat) -> Tracker:
+    """The tracker after a greeting and then an ``ask_savings`` message (not yet answered)."""
+    await chat.say("/greet")
+    tracker = await chat.tracker()
+    tracker.update(ev.ActionExecuted(name="action_listen"))
+    tracker.update(ev.UserUttered.create(None, {"name": "ask_savings", "confidence": 1.0}))
+    return tracker
+
+
 async def test_memoization_replays_stories_from_the_start(tmp_path: Path) -> None:
     chat = chat_with(tmp_path, "  - name: MemoizationPolicy\n    max_history: 5\n")
     events = await chat.say("/ask_savings")
@@ -69,10 +79,7 @@ async def test_memoization_replays_stories_from_the_start(tmp_path: Path) -> Non
 
 async def test_memoization_knows_nothing_outside_its_stories(tmp_path: Path) -> None:
     chat = chat_with(tmp_path, "  - name: MemoizationPolicy\n    max_history: 5\n")
-    await chat.say("/greet")
-    tracker = await chat.tracker()
-    tracker.update(ev.ActionExecuted(name="action_listen"))
-    tracker.update(ev.UserUttered.create(None, {"name": "ask_savings", "confidence": 1.0}))
+    tracker = await greeted_then_asked_about_savings(chat)
     [memo] = chat.processor.assistant.policies
     # The greeting before makes the history unlike any story's beginning.
     assert memo.predict(tracker, chat.processor.assistant.domain).max_confidence == 0.0
@@ -116,10 +123,7 @@ async def test_augmented_memoization_keeps_a_slot_set_within_the_turn_it_needs(
     message the story starts with (as a form's slots stay after its collapsed turns) still
     makes the state unlike the story's, so the story is not recalled."""
     chat = chat_with(tmp_path, "  - name: AugmentedMemoizationPolicy\n    max_history: 3\n")
-    await chat.say("/greet")
-    tracker = await chat.tracker()
-    tracker.update(ev.ActionExecuted(name="action_listen"))
-    tracker.update(ev.UserUttered.create(None, {"name": "ask_savings", "confidence": 1.0}))
+    tracker = await greeted_then_asked_about_savings(chat)
     [memo] = chat.processor.assistant.policies
     domain = chat.processor.assistant.domain
     recalled = memo.predict(tracker, domain)
