@@ -9,6 +9,7 @@ so numbers never seen in training still count.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import Counter
@@ -41,13 +42,21 @@ def char_ngrams(text: str, low: int, high: int) -> Iterator[str]:
 
 def char_wb_ngrams(words: Sequence[str], low: int, high: int) -> Iterator[str]:
     for word in words:
-        padded = f" {word} "
-        for n in range(low, high + 1):
-            if len(padded) <= n:
-                yield padded  # a short word counts once as a whole, not once per n
-                break
-            for i in range(len(padded) - n + 1):
-                yield padded[i : i + n]
+        yield from _padded_ngrams(word, low, high)
+
+
+# Words repeat across messages (and a near miss repeats its example but for one word), so
+# each word's n-grams are made once; the bound keeps a long-running server's memory flat.
+@functools.lru_cache(maxsize=65536)
+def _padded_ngrams(word: str, low: int, high: int) -> tuple[str, ...]:
+    padded = f" {word} "
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        if len(padded) <= n:
+            grams.append(padded)  # a short word counts once as a whole, not once per n
+            break
+        grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return tuple(grams)
 
 
 class CountVectorsFeaturizer(VocabularyFeaturizer):
@@ -141,13 +150,8 @@ class CountVectorsFeaturizer(VocabularyFeaturizer):
         return char_wb_ngrams(words, low, high)
 
     def _row(self, words: Sequence[str]) -> sp.csr_matrix:
-        counts: dict[int, float] = {}
-        vocabulary = self.vocabulary
-        for term in self._terms(words):
-            column = vocabulary.get(term)
-            if column is not None:
-                counts[column] = counts.get(column, 0.0) + 1.0
-        return sparse_row(counts, len(vocabulary))
+        columns = map(self.vocabulary.get, self._terms(words))
+        return sparse_row(Counter(c for c in columns if c is not None), len(self.vocabulary))
 
     def _features(self, message: Message) -> Features:
         texts = [token.text for token in message.tokens or ()]

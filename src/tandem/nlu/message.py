@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,7 @@ class Features:
         return self._sequence
 
 
-def sparse_row(counts: dict[int, float], width: int) -> sp.csr_matrix:
+def sparse_row(counts: Mapping[int, float], width: int) -> sp.csr_matrix:
     """A 1 x width CSR row from column -> value, columns sorted so rows compare equal."""
     columns = sorted(counts)
     data = np.fromiter((counts[c] for c in columns), dtype=np.float32, count=len(columns))
