@@ -126,19 +126,6 @@ def test_the_fitted_temperature_is_kept_in_the_model(tmp_path: Path) -> None:
     assert loaded.parse("I want to order a gift") == pipeline.parse("I want to order a gift")
 
 
-def test_the_held_out_fits_give_the_same_model_on_one_core_or_several(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    models = []
-    for cores in (1, 3):
-        monkeypatch.setattr(logistic, "_cores", lambda cores=cores: cores)
-        models.append(train(INTENT_PIPELINE, data(ORDERS)).components[-1].model)  # type: ignore[attr-defined]
-    one, several = models
-    assert one.temperature != 1.0
-    assert one.temperature == several.temperature
-    assert np.array_equal(one.weights, several.weights)
-
-
 def test_diet_fits_its_examples_and_is_never_softened() -> None:
     """Projects that name DIETClassifier write thresholds for a model that fits its training
     data: its own examples get a confident intent (the counts-only logistic regression,

@@ -22,10 +22,8 @@ learned about ``greet`` also helps ``greet+ask``.
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -227,23 +225,17 @@ def _held_out_temperature(
     if real.sum() < _MIN_EXAMPLES or len(np.unique(y[real])) < 2:
         return 1.0
     tested = range(_FOLDS) if real.sum() <= _ALL_FOLDS_UP_TO else range(1)
-    # A fold is tested when it holds real examples and not all of them.
-    chosen = [f for f in tested if 0 < ((folds == f) & real).sum() < real.sum()]
-    if not chosen:
+    logits, targets = [], []
+    for fold in tested:
+        held_out = (folds == fold) & real
+        if not held_out.any() or held_out.sum() == real.sum():
+            continue
+        weights, bias = fit(np.flatnonzero(folds != fold))
+        logits.append(x[held_out] @ weights + bias)
+        targets.append(y[held_out])
+    if not logits:
         return 1.0
-    # The fits are independent and scipy's sparse products release the GIL: one thread per
-    # core. Each fit is deterministic, so the result does not depend on the thread count.
-    with ThreadPoolExecutor(max_workers=min(len(chosen), _cores())) as pool:
-        fitted = list(pool.map(lambda f: fit(np.flatnonzero(folds != f)), chosen))
-    held_outs = [(folds == f) & real for f in chosen]
-    logits = [x[h] @ weights + bias for h, (weights, bias) in zip(held_outs, fitted, strict=True)]
-    targets = [y[h] for h in held_outs]
     return _temperature(np.vstack(logits), np.concatenate(targets))
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _temperature(logits: np.ndarray, targets: np.ndarray) -> float:
