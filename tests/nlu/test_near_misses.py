@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from nlu_testkit import INTENT_PIPELINE, data, example, train
 
 from shared_files import DATASETS, require
@@ -142,6 +143,28 @@ def test_too_few_examples_are_not_calibrated() -> None:
     few = [example("hello", "greet"), example("bye", "goodbye"), example("thanks", "thank")]
     model = train(INTENT_PIPELINE, data(few)).components[-1].model  # type: ignore[attr-defined]
     assert model.temperature == 1.0
+
+
+def test_held_out_folds_stop_once_enough_examples_are_held_out() -> None:
+    """Each held-out fold costs a fit: a small project tests all five, a larger one only as
+    many as hold out 1,000 examples."""
+
+    def fits(examples: int) -> int:
+        x = sp.csr_matrix(np.random.default_rng(0).random((examples, 4), dtype=np.float32))
+        sizes = []
+
+        def fit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            sizes.append(len(rows))
+            return np.zeros((4, 2), np.float32), np.zeros(2, np.float32)
+
+        folds = np.arange(examples) % 5
+        logistic._held_out_temperature(x, folds % 2, folds, np.ones(examples, bool), fit)
+        assert all(size == examples * 4 // 5 for size in sizes)
+        return len(sizes)
+
+    assert fits(400) == 5
+    assert fits(3000) == 2  # 600 held out per fold
+    assert fits(10000) == 1
 
 
 def _split(name: str, split: str) -> list[tuple[str, str]]:

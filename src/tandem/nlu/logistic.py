@@ -12,8 +12,9 @@ the probability it takes is what makes a message unlike every example unconfiden
 
 Confidences are calibrated by temperature scaling: logits are divided by a temperature fitted
 to the project's own data, the one under which models trained without some of the examples
-predict those examples with the least cross-entropy (5-fold cross-validation; one fold for
-large data sets). A near miss is held out with the example it was made from.
+predict those examples with the least cross-entropy (5-fold cross-validation, stopping once
+1,000 examples have been held out: one fold of a large data set). A near miss is held out with
+the example it was made from.
 
 Labels made of sub-intents (``greet+ask`` split by the tokenizer's intent_tokenization_flag)
 share weights: the weight vector of a label is the sum of its sub-intents' vectors, so what is
@@ -45,8 +46,9 @@ DEFAULT_C = 7.5
 # blends that an embedding adds to the near misses.
 _REJECTION_WEIGHTS = {"counts": 2.0, "embedding": 8.0}
 _FOLDS = 5
-# Above this many examples one held-out fold is enough to fit the temperature.
-_ALL_FOLDS_UP_TO = 5000
+# Held-out examples that are enough to fit the temperature (one number): folds stop there.
+# Each fold is a fit, so a mid-sized project trains in a fraction of the time of five.
+_ENOUGH_HELD_OUT = 1000
 # Too few examples to hold any out: no calibration.
 _MIN_EXAMPLES = 10
 
@@ -224,9 +226,11 @@ def _held_out_temperature(
     get the least cross-entropy."""
     if real.sum() < _MIN_EXAMPLES or len(np.unique(y[real])) < 2:
         return 1.0
-    tested = range(_FOLDS) if real.sum() <= _ALL_FOLDS_UP_TO else range(1)
-    logits, targets = [], []
-    for fold in tested:
+    logits: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for fold in range(_FOLDS):
+        if sum(len(t) for t in targets) >= _ENOUGH_HELD_OUT:
+            break
         held_out = (folds == fold) & real
         if not held_out.any() or held_out.sum() == real.sum():
             continue
