@@ -128,20 +128,27 @@ class IntentModel:
         )
         x = x.astype(np.float32)
 
-        # The model of all examples comes first: the held-out fits start from its parameters,
-        # near their own optimum (the problem is convex), and take about half the iterations.
-        self.weights, self.bias, start = _fit(
-            x, y, label_weight, sharing, self.c, self.max_iter, self.tol
-        )
+        held_out_fits: list[np.ndarray] = []  # their parameters
 
         def fit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            weights, bias, _ = _fit(
-                x[rows], y[rows], label_weight, sharing, self.c, self.max_iter, self.tol, start
+            weights, bias, theta = _fit(
+                x[rows], y[rows], label_weight, sharing, self.c, self.max_iter, self.tol
             )
+            held_out_fits.append(theta)
             return weights, bias
 
         real = np.array([label != REJECTION_LABEL for label in labels])
         temperature = _held_out_temperature(x, y, _folds(messages), real, fit)
+        # The model of all examples starts from a held-out model's parameters, near its own
+        # optimum (the problem is convex), and takes about half the iterations. Not the other
+        # way round: a held-out fit started from a model that has seen the held-out examples
+        # stops nearer to it, predicts them too well and makes the temperature too sharp
+        # (CLINC150 with embeddings: 0.59 instead of 0.68, 78 % of out-of-scope messages
+        # below 0.5 instead of 80 %).
+        start = held_out_fits[-1] if held_out_fits else None
+        self.weights, self.bias, _ = _fit(
+            x, y, label_weight, sharing, self.c, self.max_iter, self.tol, start
+        )
         self.temperature = temperature if self.soften else min(temperature, 1.0)
 
     # -- prediction ----------------------------------------------------------------------------
