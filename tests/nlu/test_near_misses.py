@@ -167,6 +167,26 @@ def test_held_out_folds_stop_once_enough_examples_are_held_out() -> None:
     assert fits(10000) == 1
 
 
+def test_held_out_fits_never_start_from_a_model_that_saw_their_examples(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A held-out fit started from the model of all examples stops near it and predicts the
+    held-out examples too well (a too sharp temperature); so the held-out fits start from
+    zeros, and the model of all examples starts from one of them."""
+    fits: list[tuple[int, bool]] = []  # rows, started from given parameters
+    fit = logistic._fit
+
+    def recorded(x, y, label_weight, sharing, c, max_iter, tol, start=None):  # type: ignore[no-untyped-def]
+        fits.append((x.shape[0], start is not None))
+        return fit(x, y, label_weight, sharing, c, max_iter, tol, start)
+
+    monkeypatch.setattr(logistic, "_fit", recorded)
+    train(INTENT_PIPELINE, data(ORDERS))
+    *held_out, everything = fits
+    assert len(held_out) == 5 and not any(started for _, started in held_out)
+    assert everything[1] and all(rows < everything[0] for rows, _ in held_out)
+
+
 def _split(name: str, split: str) -> list[tuple[str, str]]:
     folder = require(DATASETS / name / split)
     texts = (folder / "seq.in").read_text(encoding="utf-8").splitlines()
