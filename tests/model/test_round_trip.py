@@ -46,6 +46,7 @@ CASES = {
     "bank-llm-router": Case(ACCEPTANCE / "bank", "config-llm-router.yml"),
     "restaurant-forms": Case(FIXTURES / "restaurant_forms"),
     "restaurant-forms-spacy": Case(FIXTURES / "restaurant_forms", "config-spacy.yml"),
+    "restaurant-forms-sklearn": Case(FIXTURES / "restaurant_forms", "config-sklearn.yml"),
     "helpdesk-faq": Case(FIXTURES / "helpdesk_faq"),
     "financial-nested": Case(
         FIXTURES / "financial_nested", data=("data/nlu", "data/core", "data/responses")

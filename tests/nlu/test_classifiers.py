@@ -1,4 +1,5 @@
-"""Intent classifiers: LogisticRegressionClassifier, KeywordIntentClassifier, FallbackClassifier."""
+"""Intent classifiers: LogisticRegressionClassifier (and SklearnIntentClassifier, which it
+serves), KeywordIntentClassifier, FallbackClassifier."""
 
 from __future__ import annotations
 
@@ -75,6 +76,15 @@ def test_retrieval_intents_are_classified_by_their_base_name() -> None:
     result = train(INTENT_PIPELINE, data(examples)).parse("what is your name")
     assert result["intent"]["name"] == "faq"
     assert "faq/ask_name" not in {r["name"] for r in result["intent_ranking"]}
+
+
+def test_sklearn_intent_classifier_is_the_logistic_regression_with_its_options_accepted() -> None:
+    nlu = data(greetings())
+    svm_options = {"C": [1, 2, 5, 10, 20, 100], "kernels": ["linear"], "gamma": [0.1]}
+    sklearn = train([*WITH_OPTIONS, ("SklearnIntentClassifier", svm_options)], nlu)
+    logistic = train(classifier(), nlu)
+    for text in ("thanks a lot my friend", "hello", "I want to order a gift"):
+        assert sklearn.parse(text) == logistic.parse(text)
 
 
 def keyword(options: dict) -> list[tuple[str, dict]]:

@@ -61,12 +61,13 @@ RESTAURANT = FIXTURE.parent / "restaurant_forms"
     [
         "config.yml",
         "config-spacy.yml",
+        "config-sklearn.yml",
     ],
 )
 def test_the_restaurant_form_books_a_table_over_rest(
     config: str, tmp_path: Path, sdk_server: Callable[[Path, str], str]
 ) -> None:
-    """The form project, on its counts pipeline and on its spaCy one, through the real
+    """The form project, on its counts pipeline and on its two spaCy ones, through the real
     rasa-sdk action server (form validation and the booking are custom actions)."""
     project = Path(shutil.copytree(RESTAURANT, tmp_path / "restaurant"))
     url = sdk_server(RESTAURANT, "actions.actions")

@@ -86,6 +86,8 @@ def _report(project: Path, out: str = "results") -> dict[str, object]:
         ("restaurant_forms", "config.yml", 6),
         # spaCy's tokens and vectors, and a FallbackClassifier at 0.7 as such projects write it
         ("restaurant_forms", "config-spacy.yml", 6),
+        # spaCy vectors and SklearnIntentClassifier, the reference's old spaCy template
+        ("restaurant_forms", "config-sklearn.yml", 6),
         ("financial_nested", "config.yml", 5),
         ("helpdesk_faq", "config.yml", 3),
     ],

@@ -11,7 +11,7 @@ from tandem.nlu.crf_extractor import CRFEntityExtractor
 from tandem.nlu.diet import DIETClassifier
 from tandem.nlu.duckling import DucklingEntityExtractor
 from tandem.nlu.fallback import FallbackClassifier
-from tandem.nlu.intent_classifier import LogisticRegressionClassifier
+from tandem.nlu.intent_classifier import LogisticRegressionClassifier, SklearnIntentClassifier
 from tandem.nlu.keyword import KeywordIntentClassifier
 from tandem.nlu.language_model import LanguageModelFeaturizer
 from tandem.nlu.lexical_syntactic import LexicalSyntacticFeaturizer
@@ -41,6 +41,7 @@ COMPONENTS: Mapping[str, type[Component]] = {
         RegexFeaturizer,
         LanguageModelFeaturizer,
         LogisticRegressionClassifier,
+        SklearnIntentClassifier,
         KeywordIntentClassifier,
         DIETClassifier,
         FallbackClassifier,
@@ -63,7 +64,6 @@ UNSUPPORTED_COMPONENTS = frozenset(
         "MitieEntityExtractor",
         "JiebaTokenizer",
         "ConveRTFeaturizer",
-        "SklearnIntentClassifier",
     }
 )
 
