@@ -48,6 +48,7 @@ CASES = {
     "restaurant-forms-spacy": Case(FIXTURES / "restaurant_forms", "config-spacy.yml"),
     "restaurant-forms-sklearn": Case(FIXTURES / "restaurant_forms", "config-sklearn.yml"),
     "helpdesk-faq": Case(FIXTURES / "helpdesk_faq"),
+    "helpdesk-faq-convert": Case(FIXTURES / "helpdesk_faq", "config-convert.yml"),
     "financial-nested": Case(
         FIXTURES / "financial_nested", data=("data/nlu", "data/core", "data/responses")
     ),

@@ -1,4 +1,5 @@
-"""LanguageModelFeaturizer: the packaged sentence encoder behind the reference's component name."""
+"""LanguageModelFeaturizer and ConveRTFeaturizer: the packaged sentence encoder behind the
+reference's component names."""
 
 from __future__ import annotations
 
@@ -79,6 +80,22 @@ def test_a_dense_pipeline_classifies_and_round_trips(tmp_path: Path) -> None:
         NluPipeline.load(tmp_path)
 
 
+def test_convert_is_served_by_the_same_encoder_and_round_trips(tmp_path: Path) -> None:
+    url = "https://github.com/connorbrinton/polyai-models/releases/download/v1.0/model.tar.gz"
+    convert = [INTENT_PIPELINE[0], ("ConveRTFeaturizer", {"model_url": url}), *INTENT_PIPELINE[1:]]
+    examples = [example("I want to order a pizza", "order"), example("where is it", "track")]
+    pipeline = train(convert, data(examples))
+    assert pipeline.parse("can I get a pizza") == train(DENSE_PIPELINE, data(examples)).parse(
+        "can I get a pizza"
+    )
+    pipeline.persist(tmp_path)
+    assert NluPipeline.load(tmp_path).parse("can I get a pizza") == pipeline.parse(
+        "can I get a pizza"
+    )
+    stored = json.loads(next(tmp_path.glob("*ConveRTFeaturizer*encoder.json")).read_text())
+    assert stored == {"package": lm.ENCODER_PACKAGE, "version": "0.1.0"}
+
+
 def test_only_a_pipeline_with_an_embedding_learns_blends(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[bool] = []
 
@@ -111,10 +128,12 @@ def test_without_the_extra_the_error_names_the_install_command(
         return None if name == "torch" else real(name, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(importlib.util, "find_spec", without_torch)
-    with pytest.raises(
-        NluError, match=r"\(torch not installed\): pip install 'tandem\[embeddings\]'"
-    ):
-        build([("LanguageModelFeaturizer", {})], language="en")
+    for name in ("LanguageModelFeaturizer", "ConveRTFeaturizer"):
+        with pytest.raises(
+            NluError,
+            match=rf"^{name} .*\(torch not installed\): pip install 'tandem\[embeddings\]'",
+        ):
+            build([(name, {})], language="en")
     # `tandem data validate` reports it at the component's line of config.yml.
     code, out, lines = validate_starter(
         tmp_path, "  - name: WhitespaceTokenizer\n  - name: LanguageModelFeaturizer\n"

@@ -1,4 +1,5 @@
-"""LanguageModelFeaturizer: dense sentence features from a sentence encoder shipped as a package.
+"""LanguageModelFeaturizer (and ConveRTFeaturizer): dense sentence features from a sentence
+encoder shipped as a package.
 
 The reference loads the transformer that ``model_name`` / ``model_weights`` name from a model
 hub at training time. Tandem runs offline, so every ``model_name`` / ``model_weights`` maps to
@@ -11,6 +12,8 @@ layers compute in int8 (PyTorch's dynamic quantization: a quarter of float32's w
 per message, which then fit in a CPU's cache; 3 ms instead of 14 ms per message on an AVX2
 server core). The archive records the precision it was trained with, so parsing computes the
 vectors the same way; archives of earlier versions name bfloat16 or float32, which still load.
+The reference's other sentence encoder, ConveRT (a TensorFlow model that ``model_url`` points
+to), is served by the same package.
 """
 
 from __future__ import annotations
@@ -60,9 +63,14 @@ class LanguageModelFeaturizer(Component):
         self.precision = _TRAINING_PRECISION
 
     def train(self, messages: list[Message], data: NluData) -> None:
-        named = self.options["model_weights"] or self.options["model_name"]
-        log.info("%s: '%s' is served by %s %s", self.label, named, ENCODER_PACKAGE, self.version)
+        log.info(
+            "%s: '%s' is served by %s %s", self.label, self.named(), ENCODER_PACKAGE, self.version
+        )
         self.process_many(messages)
+
+    def named(self) -> str:
+        """The model the project's config names."""
+        return str(self.options["model_weights"] or self.options["model_name"])
 
     def process(self, message: Message) -> None:
         self.process_many([message])
@@ -85,6 +93,14 @@ class LanguageModelFeaturizer(Component):
         if precision not in _PRECISIONS:
             raise NluError(f"{self.name}: unknown encoder precision {precision!r} in the model")
         self.precision = precision
+
+
+class ConveRTFeaturizer(LanguageModelFeaturizer):
+    name = "ConveRTFeaturizer"
+    defaults = {"model_url": None}
+
+    def named(self) -> str:
+        return str(self.options["model_url"] or "ConveRT")
 
 
 def _dense_features(origin: str, vector: np.ndarray, message: Message) -> Features:

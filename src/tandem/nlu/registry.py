@@ -13,7 +13,7 @@ from tandem.nlu.duckling import DucklingEntityExtractor
 from tandem.nlu.fallback import FallbackClassifier
 from tandem.nlu.intent_classifier import LogisticRegressionClassifier, SklearnIntentClassifier
 from tandem.nlu.keyword import KeywordIntentClassifier
-from tandem.nlu.language_model import LanguageModelFeaturizer
+from tandem.nlu.language_model import ConveRTFeaturizer, LanguageModelFeaturizer
 from tandem.nlu.lexical_syntactic import LexicalSyntacticFeaturizer
 from tandem.nlu.regex_extractor import RegexEntityExtractor
 from tandem.nlu.regex_featurizer import RegexFeaturizer
@@ -40,6 +40,7 @@ COMPONENTS: Mapping[str, type[Component]] = {
         LexicalSyntacticFeaturizer,
         RegexFeaturizer,
         LanguageModelFeaturizer,
+        ConveRTFeaturizer,
         LogisticRegressionClassifier,
         SklearnIntentClassifier,
         KeywordIntentClassifier,
@@ -54,7 +55,7 @@ COMPONENTS: Mapping[str, type[Component]] = {
 }
 
 # Reference NLU components Tandem does not provide: they need models Tandem does not run
-# (MITIE, ConveRT...).
+# (MITIE's, and Jieba's Chinese word segmentation).
 UNSUPPORTED_COMPONENTS = frozenset(
     {
         "MitieNLP",
@@ -63,7 +64,6 @@ UNSUPPORTED_COMPONENTS = frozenset(
         "MitieIntentClassifier",
         "MitieEntityExtractor",
         "JiebaTokenizer",
-        "ConveRTFeaturizer",
     }
 )
 
