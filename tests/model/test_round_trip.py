@@ -52,6 +52,7 @@ CASES = {
     "financial-nested": Case(
         FIXTURES / "financial_nested", data=("data/nlu", "data/core", "data/responses")
     ),
+    "weather-zh": Case(FIXTURES / "weather_zh"),
     "calm-patterns": Case(FIXTURES / "calm_patterns"),
     "coexist-intent-router": Case(FIXTURES / "coexist_intent_router"),
     "coexist-llm-router": Case(FIXTURES / "coexist_llm_router", data=("data/nlu", "data/calm")),

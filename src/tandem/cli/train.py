@@ -93,6 +93,7 @@ class _Spinner(logging.Handler):
 def run(args: argparse.Namespace) -> int:
     from tandem.model.training import train
     from tandem.model.validation import validate_project
+    from tandem.nlu import NluError
     from tandem.project.errors import ProjectError
 
     project = load_project_or_report(args)
@@ -122,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print(f"Training failed: {len(error.problems)} problem(s).", file=sys.stderr)
+        return 1
+    except NluError as error:  # what only training finds, e.g. with --skip-validation
+        print(f"Training failed: {error}", file=sys.stderr)
         return 1
     if result.skipped:
         print(f"Nothing changed since the last training; the model is {result.archive}")

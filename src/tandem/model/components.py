@@ -10,7 +10,7 @@ the routers and command generators built here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from tandem.calm.parsing import CommandComponent, GeneratorStep
 from tandem.calm.search import EnterpriseSearchPolicy
 from tandem.coexistence.routers import IntentBasedRouter, LLMBasedRouter
 from tandem.llm import Cassette, cassette_from_env
+from tandem.nlu.jieba_tokenizer import JiebaTokenizer
 from tandem.nlu.registry import COMPONENTS, UNSUPPORTED_COMPONENTS
 from tandem.policies.registry import NLU_POLICIES, UNSUPPORTED_POLICIES
-from tandem.project.config import Config
+from tandem.project.config import ComponentConfig, Config
 from tandem.project.endpoints import Endpoints
 from tandem.project.flows.model import FlowsList
 
@@ -57,14 +58,45 @@ POLICIES: Mapping[str, Kind] = {
 UNSUPPORTED: frozenset[str] = UNSUPPORTED_COMPONENTS | {"MultiStepLLMCommandGenerator"}
 
 
-def nlu_components(config: Config) -> list[tuple[str, dict[str, Any]]]:
+# Options of NLU components that name a folder of the project.
+_PROJECT_FOLDERS = {JiebaTokenizer.name: "dictionary_path"}
+
+
+def nlu_components(
+    config: Config, project_root: Path | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """The pipeline entries the NLU pipeline builds: all but routers and command generators
-    (an unknown name stays in, for the pipeline to refuse)."""
+    (an unknown name stays in, for the pipeline to refuse). A relative folder an option names
+    is taken from ``project_root`` (from the working folder without one), as prompt templates
+    and documents are."""
     return [
-        (item.name, dict(item.options))
+        (item.name, _rooted(item, project_root))
         for item in config.pipeline
         if PIPELINE.get(item.name, Kind.NLU) is Kind.NLU
     ]
+
+
+def _rooted(item: ComponentConfig, root: Path | None) -> dict[str, Any]:
+    options = dict(item.options)
+    named = _folder_option(item)
+    if named is not None and root is not None and not named[1].is_absolute():
+        options[named[0]] = str(root / named[1])
+    return options
+
+
+def project_folders(config: Config) -> Iterator[tuple[ComponentConfig, str, Path]]:
+    """The folders that pipeline entries name in their options: (entry, option, folder as
+    written)."""
+    for item in config.pipeline:
+        named = _folder_option(item)
+        if named is not None:
+            yield item, *named
+
+
+def _folder_option(item: ComponentConfig) -> tuple[str, Path] | None:
+    key = _PROJECT_FOLDERS.get(item.name)
+    value = item.options.get(key) if key else None
+    return (key, Path(value)) if key and isinstance(value, str) and value else None
 
 
 def command_components(

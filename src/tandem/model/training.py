@@ -29,7 +29,7 @@ from tandem.model.archive import (
     read_archive_metadata,
     write_archive,
 )
-from tandem.model.components import nlu_components
+from tandem.model.components import nlu_components, project_folders
 from tandem.model.fingerprint import fingerprint
 from tandem.model.snapshot import SNAPSHOT_DIR, write_snapshot
 from tandem.nlu import NluPipeline
@@ -78,7 +78,7 @@ def train(
     with tempfile.TemporaryDirectory(prefix="tandem-train-") as staging_name:
         staging = Path(staging_name)
         layout = write_snapshot(project, referenced, staging / SNAPSHOT_DIR)
-        nlu_items = nlu_components(project.config)
+        nlu_items = nlu_components(project.config, project.root)
         language = project.config.language or "en"
         with step(f"Training the NLU pipeline ({len(project.data.nlu.examples)} examples)") as now:
             if nlu_items:
@@ -146,9 +146,10 @@ def _metadata(project: Project, digest: str, nlu_only: bool) -> dict[str, Any]:
 
 
 def _referenced_paths(project: Project) -> list[Path]:
-    """Relative paths of the files that components and policies name: prompt templates, and
-    the documents in ``EnterpriseSearchPolicy`` document folders. A changed one retrains the
-    model like a changed YAML file. Absolute paths are read from where they are at run time."""
+    """Relative paths of the files that components and policies name: prompt templates, the
+    documents in ``EnterpriseSearchPolicy`` document folders and the files in folders that NLU
+    components name (``JiebaTokenizer``'s dictionaries). A changed one retrains the model
+    like a changed YAML file. Absolute paths are read from where they are at run time."""
     named: list[Path] = []
     for component in (*project.config.pipeline, *project.config.policies):
         options = component.options
@@ -156,12 +157,22 @@ def _referenced_paths(project: Project) -> list[Path]:
         if isinstance(prompt, str):
             named.append(Path(prompt))
         if component.name == EnterpriseSearchPolicy.name:
-            folder = document_folder(options)
-            if not folder.is_absolute():
-                named.extend(
-                    p.relative_to(project.root) for p in document_files(project.root / folder)
-                )
+            named.extend(_files_in(project.root, document_folder(options), document_files))
+    for _, _, folder in project_folders(project.config):
+        named.extend(_files_in(project.root, folder, _every_file))
     return [path for path in named if not path.is_absolute() and _inside(project.root, path)]
+
+
+def _files_in(root: Path, folder: Path, listed: Callable[[Path], list[Path]]) -> list[Path]:
+    """The files ``listed`` in a folder the project names, relative to its root (none for an
+    absolute folder: it is read where it is)."""
+    if folder.is_absolute():
+        return []
+    return [path.relative_to(root) for path in listed(root / folder)]
+
+
+def _every_file(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
 def _inside(root: Path, path: Path) -> bool:

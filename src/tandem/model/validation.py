@@ -18,7 +18,7 @@ from tandem import names
 from tandem.calm.cleaning import CONTROLLED_MAPPING_TYPES, FROM_LLM
 from tandem.conversation.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 from tandem.conversation.slots import MISSING, Slot, SlotMapping
-from tandem.model.components import PIPELINE, POLICIES, UNSUPPORTED
+from tandem.model.components import PIPELINE, POLICIES, UNSUPPORTED, project_folders
 from tandem.nlu import COMPONENTS, NluError
 from tandem.nlu.component import Component
 from tandem.nlu.pipeline import build
@@ -849,6 +849,13 @@ def check_nlu_components(project: Project) -> Iterator[Problem]:
         )
 
 
+def check_project_folders(project: Project) -> Iterator[Problem]:
+    """The folders that pipeline entries name (``JiebaTokenizer``'s dictionaries) exist."""
+    for item, key, folder in project_folders(project.config):
+        if not (project.root / folder).is_dir():
+            yield Problem(item.at(key), f"{item.name}: {key} '{folder}' is not a folder")
+
+
 def check_endpoints(project: Project) -> Iterator[Problem]:
     """The tracker store, lock store and event broker build as ``tandem run`` builds them
     (nothing is connected), so a setting they refuse is reported here, at its line."""
@@ -869,6 +876,7 @@ CHECKS: tuple[Check, ...] = (
     check_component_names,
     check_component_options,
     check_nlu_components,
+    check_project_folders,
     check_stories_and_rules,
     check_nlu_data,
     check_intents_have_examples,

@@ -12,6 +12,7 @@ from tandem.nlu.diet import DIETClassifier
 from tandem.nlu.duckling import DucklingEntityExtractor
 from tandem.nlu.fallback import FallbackClassifier
 from tandem.nlu.intent_classifier import LogisticRegressionClassifier, SklearnIntentClassifier
+from tandem.nlu.jieba_tokenizer import JiebaTokenizer
 from tandem.nlu.keyword import KeywordIntentClassifier
 from tandem.nlu.language_model import ConveRTFeaturizer, LanguageModelFeaturizer
 from tandem.nlu.lexical_syntactic import LexicalSyntacticFeaturizer
@@ -32,6 +33,7 @@ COMPONENTS: Mapping[str, type[Component]] = {
     cls.name: cls
     for cls in (
         WhitespaceTokenizer,
+        JiebaTokenizer,
         SpacyNLP,
         SpacyTokenizer,
         SpacyFeaturizer,
@@ -54,8 +56,8 @@ COMPONENTS: Mapping[str, type[Component]] = {
     )
 }
 
-# Reference NLU components Tandem does not provide: they need models Tandem does not run
-# (MITIE's, and Jieba's Chinese word segmentation).
+# Reference NLU components Tandem does not provide: they need MITIE's models, which Tandem
+# does not run.
 UNSUPPORTED_COMPONENTS = frozenset(
     {
         "MitieNLP",
@@ -63,7 +65,6 @@ UNSUPPORTED_COMPONENTS = frozenset(
         "MitieFeaturizer",
         "MitieIntentClassifier",
         "MitieEntityExtractor",
-        "JiebaTokenizer",
     }
 )
 

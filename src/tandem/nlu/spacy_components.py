@@ -88,17 +88,6 @@ class SpacyTokenizer(Tokenizer):
             for piece in self._pieces(Token(t.text, t.idx, t.idx + len(t.text)))
         ]
 
-    def _pieces(self, token: Token) -> list[Token]:
-        """The token_pattern's matches in the token, or the token if it has none."""
-        if self._pattern is None:
-            return [token]
-        pieces = [
-            Token(m.group(), token.start + m.start(), token.start + m.end())
-            for m in self._pattern.finditer(token.text)
-            if m.group()
-        ]
-        return pieces or [token]
-
 
 class SpacyFeaturizer(Component):
     name = "SpacyFeaturizer"

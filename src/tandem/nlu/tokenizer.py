@@ -56,6 +56,18 @@ class Tokenizer(Component):
             except (re.error, TypeError) as error:
                 raise NluError(f"{cls.name}: invalid 'token_pattern': {error}") from None
 
+    def _pieces(self, token: Token) -> list[Token]:
+        """The token_pattern's matches in one token of a model's segmentation (spaCy's, jieba's),
+        or the token if it has none."""
+        if self._pattern is None:
+            return [token]
+        pieces = [
+            Token(m.group(), token.start + m.start(), token.start + m.end())
+            for m in self._pattern.finditer(token.text)
+            if m.group()
+        ]
+        return pieces or [token]
+
     def split_intent(self, intent: str) -> tuple[str, ...]:
         if not self.options["intent_tokenization_flag"]:
             return (intent,)
