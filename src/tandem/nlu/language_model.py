@@ -64,11 +64,11 @@ class LanguageModelFeaturizer(Component):
 
     def train(self, messages: list[Message], data: NluData) -> None:
         log.info(
-            "%s: '%s' is served by %s %s", self.label, self.named(), ENCODER_PACKAGE, self.version
+            "%s: '%s' is served by %s %s", self.label, self._named(), ENCODER_PACKAGE, self.version
         )
         self.process_many(messages)
 
-    def named(self) -> str:
+    def _named(self) -> str:
         """The model the project's config names."""
         return str(self.options["model_weights"] or self.options["model_name"])
 
@@ -99,7 +99,7 @@ class ConveRTFeaturizer(LanguageModelFeaturizer):
     name = "ConveRTFeaturizer"
     defaults = {"model_url": None}
 
-    def named(self) -> str:
+    def _named(self) -> str:
         return str(self.options["model_url"] or "ConveRT")
 
 
